@@ -1,0 +1,67 @@
+"""aigc_auction: ad auctions inside AI-generated content.
+
+Creatives are woven into generated text at candidate positions; click
+probabilities form a full matrix ``p[i, j]`` (creative x position). The engine
+allocates a matching of at most ``K`` ads plus a reading order under a user model
+(MNL or cascade) and prices it with VCG or Myerson, behind one
+:class:`Mechanism` interface.
+
+Examples
+--------
+>>> import aigc_auction as aa
+>>> inst = aa.Instance(ctr=[[0.30, 0.10], [0.20, 0.25], [0.10, 0.05]], slots=2)
+>>> out = aa.VCG(aa.MNL()).run(inst, [1.0, 0.8, 0.5])
+>>> out.assignment.tolist()
+[0, 1, -1]
+"""
+
+from . import solvers  # noqa: F401  (registers the solvers)
+from .allocation import Allocation, allocation_violations, check_allocation
+from .exceptions import AuctionError, SolverError, SweepError
+from .instance import Instance
+from .mechanisms import VCG, Mechanism, Myerson, available_mechanisms, get_mechanism
+from .models import MNL, UserModel, available_models, get_model
+from .outcome import Outcome
+from .payments import envelope_breakpoints, monotone_payment
+from .solvers import SolverSpec, available_solvers, get_solver
+from .verify import (
+    MisreportResult,
+    check_mechanism,
+    is_feasible,
+    is_individually_rational,
+    max_misreport_gain,
+)
+from .virtual_values import VirtualValue
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MNL",
+    "VCG",
+    "Allocation",
+    "AuctionError",
+    "Instance",
+    "Mechanism",
+    "MisreportResult",
+    "Myerson",
+    "Outcome",
+    "SolverError",
+    "SolverSpec",
+    "SweepError",
+    "UserModel",
+    "VirtualValue",
+    "allocation_violations",
+    "available_mechanisms",
+    "available_models",
+    "available_solvers",
+    "check_allocation",
+    "check_mechanism",
+    "envelope_breakpoints",
+    "get_mechanism",
+    "get_model",
+    "get_solver",
+    "is_feasible",
+    "is_individually_rational",
+    "max_misreport_gain",
+    "monotone_payment",
+]

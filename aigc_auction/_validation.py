@@ -1,0 +1,104 @@
+"""Input validation helpers shared by the public API.
+
+Every message follows one template: the parameter in backticks, what it must be,
+and what was received, e.g. "`ctr` must be a 2-D array; got shape (3,)".
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "as_float_array",
+    "check_bids",
+    "check_int",
+    "check_probability",
+    "check_rng",
+    "readonly",
+]
+
+
+def readonly(a: NDArray[Any]) -> NDArray[Any]:
+    """Return ``a`` marked read-only (in place) for storage in frozen objects."""
+    a.setflags(write=False)
+    return a
+
+
+def as_float_array(value: ArrayLike, name: str, *, ndim: int | None = None) -> NDArray[np.float64]:
+    """Convert ``value`` to a finite float64 array, checking its dimension.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` cannot be read as a numeric array.
+    ValueError
+        If the dimension is wrong, the array is empty, or an entry is NaN or infinite.
+    """
+    if isinstance(value, str | bytes):
+        raise TypeError(f"`{name}` must be a numeric array; got {type(value).__name__}")
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"`{name}` must be a numeric array; got {type(value).__name__}"
+        ) from exc
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"`{name}` must be a {ndim}-D array; got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must not contain NaN or infinite entries")
+    return arr
+
+
+def check_int(value: Any, name: str, *, low: int, high: int | None = None) -> int:
+    """Check that ``value`` is an integer in ``[low, high]`` and return it as ``int``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer; got {value!r}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        rng = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"`{name}` must be an integer in {rng}; got {v}")
+    return v
+
+
+def check_probability(value: ArrayLike, name: str, size: int) -> NDArray[np.float64]:
+    """A scalar or a length-``size`` vector of probabilities, returned as a vector."""
+    arr = as_float_array(value, name)
+    if arr.ndim == 0:
+        arr = np.full(size, float(arr))
+    elif arr.shape != (size,):
+        raise ValueError(
+            f"`{name}` must be a scalar or an array of shape ({size},); got shape {arr.shape}"
+        )
+    if np.any(arr < 0) or np.any(arr > 1):
+        raise ValueError(f"`{name}` must have entries in [0, 1]; got min {arr.min()}, max {arr.max()}")
+    return readonly(arr)
+
+
+def check_bids(bids: ArrayLike, n: int, name: str = "bids") -> NDArray[np.float64]:
+    """Check a bid vector: shape ``(n,)``, finite, non-negative."""
+    arr = as_float_array(bids, name, ndim=1)
+    if arr.shape != (n,):
+        raise ValueError(f"`{name}` must have shape ({n},), one per advertiser; got shape {arr.shape}")
+    if np.any(arr < 0):
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"`{name}` must be non-negative; got {arr[i]} for advertiser {i}")
+    return arr
+
+
+def check_rng(rng: Any) -> np.random.Generator:
+    """Normalise ``rng`` (None, int, SeedSequence or Generator) to a Generator."""
+    if isinstance(rng, np.random.RandomState):
+        raise TypeError("`rng` must be None, an int, a SeedSequence or a numpy Generator; "
+                        "got a legacy RandomState")
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"`rng` must be None, an int, a SeedSequence or a numpy Generator; got {rng!r}"
+        ) from exc

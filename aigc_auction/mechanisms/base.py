@@ -1,0 +1,165 @@
+"""The :class:`Mechanism` interface shared by VCG and Myerson."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .._validation import check_bids
+from ..allocation import Allocation
+from ..instance import Instance
+from ..models import UserModel, get_model
+from ..outcome import Outcome
+from ..payments import Line, envelope_breakpoints, monotone_payment
+from ..solvers import SolverSpec, get_solver
+
+__all__ = ["Mechanism"]
+
+
+class Mechanism(ABC):
+    """An allocation rule plus a payment rule, for one user model.
+
+    Parameters
+    ----------
+    model : UserModel or str, default "mnl"
+        The user model the mechanism optimises for (an instance, or a registry name
+        such as ``"mnl"`` / ``"cascade"`` built with default parameters).
+    solver : str, optional
+        Short name of the allocation solver (see
+        :func:`aigc_auction.available_solvers`); default: the model's fastest exact
+        solver.
+
+    Notes
+    -----
+    Subclasses define :meth:`coefficients` (what the allocation maximises:
+    ``sum_i coef_i * ctr_i``) and :meth:`payments`. Mechanisms hold no state
+    besides their parameters: ``run`` can be called on any instance.
+    """
+
+    #: Short registry name.
+    name: ClassVar[str]
+
+    def __init__(self, model: UserModel | str = "mnl", *, solver: str | None = None) -> None:
+        self.model: UserModel = get_model(model) if isinstance(model, str) else model
+        if not isinstance(self.model, UserModel):
+            raise TypeError(
+                f"`model` must be a UserModel or a model name; got {type(model).__name__}"
+            )
+        self.solver = solver
+        self.solver_spec: SolverSpec = get_solver(self.model, solver)
+
+    # -- interface -----------------------------------------------------------
+    @abstractmethod
+    def coefficients(self, instance: Instance, bids: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The objective coefficients the allocation maximises for these bids."""
+        raise NotImplementedError  # abstract
+
+    @abstractmethod
+    def payments(
+        self, instance: Instance, bids: ArrayLike, allocation: Allocation | None = None
+    ) -> NDArray[np.float64]:
+        """Expected payment of every advertiser (``allocation`` default: recomputed)."""
+        raise NotImplementedError  # abstract
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters (scikit-learn style)."""
+        return {"model": self.model, "solver": self.solver}
+
+    # -- shared machinery ----------------------------------------------------
+    def check_input(self, instance: Instance, bids: ArrayLike) -> NDArray[np.float64]:
+        """Validate ``instance`` for the model and return the bids as a float array."""
+        if not isinstance(instance, Instance):
+            raise TypeError(
+                f"`instance` must be an aigc_auction.Instance; got {type(instance).__name__}"
+            )
+        self.model.check_instance(instance)
+        return check_bids(bids, instance.n_advertisers)
+
+    def _solve(self, instance: Instance, coef: NDArray[np.float64]) -> Allocation:
+        return self.solver_spec.func(instance, coef, self.model)
+
+    def allocate(self, instance: Instance, bids: ArrayLike) -> Allocation:
+        """The allocation chosen for ``bids``.
+
+        Returns
+        -------
+        Allocation
+            Its ``value`` is the maximised objective (welfare for VCG, virtual
+            welfare for Myerson).
+        """
+        b = self.check_input(instance, bids)
+        return self._solve(instance, self.coefficients(instance, b))
+
+    def run(self, instance: Instance, bids: ArrayLike) -> Outcome:
+        """Allocate and price: the full auction.
+
+        Parameters
+        ----------
+        instance : Instance
+        bids : array_like of shape (n_advertisers,)
+            Non-negative bids per click.
+
+        Returns
+        -------
+        Outcome
+        """
+        b = self.check_input(instance, bids)
+        alloc = self._solve(instance, self.coefficients(instance, b))
+        pay = self.payments(instance, b, alloc)
+        ctr = self.model.ctr(instance, alloc.assignment, alloc.order)
+        return Outcome(
+            alloc.assignment, alloc.order, ctr, pay, b,
+            mechanism=self.name, model=repr(self.model), solver=self.solver_spec.name,
+        )
+
+    def _line(
+        self, instance: Instance, coef: NDArray[np.float64], i: int, alloc: Allocation
+    ) -> Line:
+        pi = self.model.ctr(instance, alloc.assignment, alloc.order)
+        others = float(np.dot(np.delete(coef, i), np.delete(pi, i)))
+        return Line(float(pi[i]), others, (alloc.assignment.tobytes(), alloc.order.tobytes()))
+
+    def threshold_jumps(
+        self, instance: Instance, coef: NDArray[np.float64], i: int, alloc: Allocation
+    ) -> list[tuple[float, float]]:
+        """Kinks ``(c_k, ctr_k)`` of advertiser ``i``'s CTR as a function of its coefficient.
+
+        Needs an affine-maximising solver (exact or maximal-in-range). ``alloc`` is
+        the allocation at the current coefficients.
+        """
+
+        def best_line(c: float) -> Line:
+            cc = coef.copy()
+            cc[i] = c
+            return self._line(instance, cc, i, self._solve(instance, cc))
+
+        right = self._line(instance, coef, i, alloc)
+        jumps = envelope_breakpoints(best_line, float(coef[i]))
+        if not jumps or jumps[-1][1] != right.slope:
+            # tie at the own coefficient: the chosen allocation decides the last step
+            jumps.append((float(coef[i]), right.slope))
+        return jumps
+
+    def black_box_payment(
+        self, instance: Instance, bids: NDArray[np.float64], i: int, *, lower: float = 0.0
+    ) -> float:
+        """Myerson payment of advertiser ``i`` for a monotone (possibly approximate) rule.
+
+        Treats the allocation rule as a black box and locates every jump of the
+        CTR curve by bisection (:func:`aigc_auction.payments.monotone_payment`).
+        """
+
+        def ctr_at(z: float) -> float:
+            bb = bids.copy()
+            bb[i] = z
+            a = self._solve(instance, self.coefficients(instance, bb))
+            return float(self.model.ctr(instance, a.assignment, a.order)[i])
+
+        return monotone_payment(ctr_at, float(bids[i]), lower=lower)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"

@@ -1,0 +1,86 @@
+"""VCG: welfare-maximising allocation with Clarke pivot payments."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..allocation import Allocation
+from ..instance import Instance
+from ..models import UserModel
+from .base import Mechanism
+
+__all__ = ["VCG"]
+
+
+class VCG(Mechanism):
+    """Vickrey–Clarke–Groves: maximise reported welfare, charge the externality.
+
+    The allocation maximises ``sum_i b_i * ctr_i``; advertiser ``i`` pays the
+    Clarke pivot ``t_i = W*_{-i} - (W* - b_i ctr_i)``, where ``W*`` is the optimal
+    welfare and ``W*_{-i}`` the optimal welfare without ``i``. Only shown
+    advertisers trigger a re-solve (the others pay 0).
+
+    Parameters
+    ----------
+    model : UserModel or str, default "mnl"
+    solver : str, optional
+        Must be exact or maximal-in-range: VCG on top of a plain approximation is
+        not truthful, so such solvers are refused (use :class:`Myerson`, whose
+        threshold payments make any monotone rule truthful).
+
+    Examples
+    --------
+    Two advertisers, one position, standalone CTR 0.5 each: a second-price auction
+    in clicks.
+
+    >>> import aigc_auction as aa
+    >>> inst = aa.Instance(ctr=[[0.5], [0.5]])
+    >>> out = aa.VCG(aa.MNL()).run(inst, [0.9, 0.4])
+    >>> out.assignment.tolist(), out.payments.tolist(), out.price_per_click.tolist()
+    ([0, -1], [0.2, 0.0], [0.4, 0.0])
+    """
+
+    name: ClassVar[str] = "vcg"
+
+    def __init__(self, model: UserModel | str = "mnl", *, solver: str | None = None) -> None:
+        super().__init__(model, solver=solver)
+        if not self.solver_spec.affine_maximizer:
+            raise ValueError(
+                f"`solver` {self.solver_spec.name!r} is an approximation that is not "
+                "maximal-in-range: VCG payments on top of it are not truthful. Use an "
+                "exact solver, or aigc_auction.Myerson for threshold payments."
+            )
+
+    def coefficients(self, instance: Instance, bids: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The bids themselves: VCG maximises reported welfare."""
+        return np.asarray(bids, dtype=float)
+
+    def payments(
+        self, instance: Instance, bids: ArrayLike, allocation: Allocation | None = None
+    ) -> NDArray[np.float64]:
+        """Clarke pivot payments ``W*_{-i} - (W* - b_i ctr_i)``."""
+        b = self.check_input(instance, bids)
+        alloc = allocation if allocation is not None else self._solve(instance, b)
+        pi = self.model.ctr(instance, alloc.assignment, alloc.order)
+        welfare = float(np.dot(b, pi))
+        pay = np.zeros(instance.n_advertisers)
+        for i in np.flatnonzero(pi > 0):
+            bi = b.copy()
+            bi[i] = 0.0  # a zero bid is never shown: the optimum without i
+            w_minus = self._solve(instance, bi).value
+            t = w_minus - (welfare - b[i] * pi[i])
+            pay[i] = _clip_roundoff(t, b[i] * pi[i], welfare)
+        return pay
+
+
+def _clip_roundoff(t: float, cap: float, scale: float) -> float:
+    """Clip a payment into ``[0, cap]`` when it is outside only by round-off."""
+    tol = 1e-12 * max(1.0, abs(scale))
+    if -tol <= t < 0.0:
+        return 0.0
+    if cap < t <= cap + tol:
+        return cap
+    return t
