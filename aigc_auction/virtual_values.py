@@ -130,23 +130,18 @@ class VirtualValue:
                 return float("inf")
         else:  # pragma: no cover - needs an absurd level
             return float("inf")
-        if self.regular and not self.ironed:
-            # phi is monotone and (for a continuous prior) continuous: Brent's
-            # method converges in a few steps to machine precision.
+        if self.regular:
+            # phi is monotone and (for a continuous prior) continuous: Brent's method
+            # finds the crossing in a few steps; it then narrows the bisection below.
             f_lo, f_hi = float(self(lo)) - level, float(self(hi)) - level
             if np.isfinite(f_lo) and f_lo < 0.0 < f_hi:
                 z = float(brentq(lambda x: float(self(x)) - level, lo, hi,
                                  xtol=1e-300, rtol=4 * np.finfo(float).eps))
-                # brentq may stop just left of the crossing: step to the first hit
-                for _ in range(8):
-                    if hit(z):
-                        break
-                    z = float(np.nextafter(z, np.inf))
-                else:
-                    lo = z
-                if hit(z):
-                    lo = max(lo, float(np.nextafter(z, -np.inf)))
-                    hi = z
+                step = 8.0 * np.finfo(float).eps * max(abs(z), np.finfo(float).tiny)
+                if lo < z - step and not hit(z - step):
+                    lo = z - step
+                if z + step < hi and hit(z + step):
+                    hi = z + step
         xtol = 2.0 * np.finfo(float).eps * max(hi, np.finfo(float).tiny)
         while hi - lo > xtol:
             mid = 0.5 * (lo + hi)
