@@ -24,8 +24,12 @@ def candidate_mask(instance: Instance, coef: NDArray[np.float64]) -> NDArray[np.
 
 
 def nonnegligible_gain(new: float, old: float) -> bool:
-    """Whether ``new`` beats ``old`` by more than the tie tolerance."""
-    return new > old + TIE_RTOL * max(1.0, abs(old), abs(new))
+    """Whether ``new`` beats ``old`` by more than the (purely relative) tie tolerance.
+
+    Relative, with no absolute floor, so that markets whose values are tiny (bids
+    of 1e-6) are compared as finely as markets whose values are large.
+    """
+    return new > old + TIE_RTOL * max(abs(old), abs(new))
 
 
 def matching_from_pairs(
