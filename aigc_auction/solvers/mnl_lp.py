@@ -21,6 +21,7 @@ CBC (``"pulp_cbc"``) or HiGHS (``"pulp_highs"``).
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -113,6 +114,7 @@ def mnl_lp_scipy(instance: Instance, coef: NDArray[np.float64], model: UserModel
     res = linprog(
         obj, A_ub=a_ub, b_ub=np.zeros(n + m + 1), A_eq=a_eq, b_eq=[1.0],
         bounds=(0, None), method="highs-ds",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
     )
     if res.status != 0:
         raise SolverError(f"solver 'lp_highs' failed: {res.message}")
@@ -131,8 +133,8 @@ def _pulp_solve(
     n, m = instance.shape
     w = instance.odds[rows, cols]
     prob = pulp.LpProblem("mnl_assortment", pulp.LpMaximize)
-    y0 = pulp.LpVariable("y0", lowBound=0)
-    y = [pulp.LpVariable(f"y_{i}_{j}", lowBound=0) for i, j in zip(rows, cols, strict=True)]
+    y0 = prob.add_variable("y0", lowBound=0)
+    y = [prob.add_variable(f"y_{i}_{j}", lowBound=0) for i, j in zip(rows, cols, strict=True)]
     prob += pulp.lpSum(float(coef[i] * wij) * v for i, wij, v in zip(rows, w, y, strict=True))
     prob += y0 + pulp.lpSum(float(wij) * v for wij, v in zip(w, y, strict=True)) == 1
     by_row: dict[int, list[pulp.LpVariable]] = {}
@@ -146,7 +148,11 @@ def _pulp_solve(
         prob += pulp.lpSum(vs) <= y0
     prob += pulp.lpSum(y) <= instance.slots * y0
     if backend == "cbc":
-        solver = pulp.PULP_CBC_CMD(msg=False)
+        with warnings.catch_warnings():
+            # PuLP 3 flags its bundled CBC as deprecated (PuLP 4 moves it to an
+            # extra); it is the backend this project promises, so keep it quiet.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(msg=False)
     else:
         solver = pulp.HiGHS(msg=False)
     status = prob.solve(solver)
