@@ -109,10 +109,8 @@ def pairs_value(
     valid = ads >= 0
     a = np.where(valid, ads, 0)
     p = np.where(valid, pos, 0)
-    if odds.ndim == 2:
-        w = odds[a, p]
-    else:  # one weight matrix per row
-        w = odds[np.arange(odds.shape[0])[:, None], a, p]
+    batch = () if odds.ndim == 2 else (np.arange(odds.shape[0])[:, None],)
+    w = odds[(*batch, a, p)]  # odds shared, or one weight matrix per row
     w = np.where(valid, w, 0.0)
     pi = w / (1.0 + w.sum(axis=1))[:, None]
     c = np.where(valid, np.take_along_axis(coef, a, axis=1), 0.0)
