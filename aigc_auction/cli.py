@@ -1,0 +1,452 @@
+"""The ``aigc-auction`` command line (also ``python -m aigc_auction``).
+
+Subcommands:
+
+* ``run``   -- one auction, from arguments or a JSON/TOML file, printed as a table;
+* ``sweep`` -- ``sweep CONFIG --out DIR``: a resumable parallel sweep, with a
+  progress bar and a summary table; the results land in ``DIR/results.parquet``;
+* ``plot``  -- ``plot DIR``: the figures of a finished sweep, in ``DIR/figures``;
+* ``demo``  -- one auction per mechanism and user model, then the smoke sweep.
+
+Exit codes: 0 success, 1 some sweep tasks failed (the others are saved),
+2 bad usage or input, 130 interrupted (rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .instance import Instance
+    from .outcome import Outcome
+
+__all__ = ["main", "outcome_table", "summary_table"]
+
+DEMO_OUT = "demo-output"
+SMOKE = Path("experiments") / "configs" / "smoke.toml"
+
+
+class UsageError(Exception):
+    """Bad command-line input (reported without a traceback, exit code 2)."""
+
+
+# -- helpers -----------------------------------------------------------------------
+def outcome_table(outcome: Outcome, instance: Instance) -> str:
+    """A readable table of one outcome: allocation, CTRs, per-click prices, totals.
+
+    Examples
+    --------
+    >>> import aigc_auction as aa
+    >>> from aigc_auction.cli import outcome_table
+    >>> inst = aa.Instance(ctr=[[0.5], [0.5]])
+    >>> print(outcome_table(aa.VCG().run(inst, [0.9, 0.4]), inst))
+     ad  bid position read ctr(alone) ctr price/click payment
+      0 0.90        0    1     0.5000 0.5      0.4000  0.2000
+      1 0.40        -    -          -   0      0.0000  0.0000
+    welfare 0.45  revenue 0.2  shown 1 of 2 (1 slot)
+    """
+    import pandas as pd
+
+    rank = outcome.rank
+    alone = [
+        f"{instance.ctr[i, j]:.4f}" if j >= 0 else "-"
+        for i, j in enumerate(outcome.assignment)
+    ]
+    df = pd.DataFrame({
+        "ad": range(outcome.n_advertisers),
+        "bid": [f"{b:.2f}" for b in outcome.bids],
+        "position": [str(j) if j >= 0 else "-" for j in outcome.assignment],
+        "read": [str(r + 1) if r >= 0 else "-" for r in rank],
+        "ctr(alone)": alone,
+        "ctr": [f"{c:.4g}" for c in outcome.ctr],
+        "price/click": [f"{p:.4f}" for p in outcome.price_per_click],
+        "payment": [f"{p:.4f}" for p in outcome.payments],
+    })
+    shown = int((outcome.assignment >= 0).sum())
+    k = instance.slots
+    totals = (f"welfare {outcome.welfare:.4g}  revenue {outcome.revenue:.4g}  "
+              f"shown {shown} of {outcome.n_advertisers} ({k} slot{'s' if k > 1 else ''})")
+    return df.to_string(index=False) + "\n" + totals
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean welfare, revenue, efficiency and shown ads per mechanism and model pair.
+
+    Examples
+    --------
+    >>> from aigc_auction.sweep import run_sweep
+    >>> from aigc_auction.cli import summary_table
+    >>> df = run_sweep({"replicates": 2, "mechanisms": ["vcg"]}, executor="serial")
+    >>> list(summary_table(df).columns)
+    ['auctions', 'welfare', 'revenue', 'efficiency', 'shown_ads', 'total_ctr']
+    """
+    keys = ["mechanism", "design_model", "true_model"]
+    g = df.groupby(keys, sort=False)
+    out = g[["welfare", "revenue", "efficiency", "shown_ads", "total_ctr"]].mean()
+    out.insert(0, "auctions", g.size())
+    return out
+
+
+def _load_file(path: str) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path!r}: {exc.strerror}") from None
+    try:
+        if p.suffix.lower() == ".toml":
+            return tomllib.loads(text.decode())
+        data = json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path!r} is not valid {p.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path!r} must hold an object/table at the top level")
+    return data
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# -- run -------------------------------------------------------------------------------
+def _cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import generators as gen
+    from .instance import Instance
+    from .mechanisms import get_mechanism
+    from .models import get_model
+
+    spec: dict[str, Any] = _load_file(args.file) if args.file else {}
+    known = {"ctr", "slots", "bids", "mechanism", "mechanisms", "model", "model_params",
+             "solver", "prior", "seed", "generator", "n_advertisers", "n_positions"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise UsageError(f"unknown key(s) {unknown} in {args.file!r}; valid: {sorted(known)}")
+    for key in ("ctr", "slots", "bids", "solver", "seed", "generator", "n_advertisers",
+                "n_positions"):
+        value = getattr(args, key)
+        if value is not None:
+            spec[key] = value
+    if args.mechanism:
+        spec["mechanisms"] = args.mechanism
+    if args.model:
+        spec["model"] = args.model
+    if args.model_param:
+        params = dict(spec.get("model_params", {}))
+        for item in args.model_param:
+            if "=" not in item:
+                raise UsageError(f"--model-param must look like KEY=VALUE; got {item!r}")
+            k, v = item.split("=", 1)
+            params[k] = _parse_value(v)
+        spec["model_params"] = params
+    prior_spec = spec.get("prior", {"name": "uniform"})
+    if isinstance(prior_spec, str):
+        prior_spec = {"name": prior_spec}
+    if args.prior:
+        prior_spec = {"name": args.prior}
+    prior = gen.value_prior(
+        prior_spec.get("name", "uniform"),
+        loc=prior_spec.get("loc", 0.0), scale=prior_spec.get("scale", 1.0),
+        shape=prior_spec.get("shape"), shape2=prior_spec.get("shape2"),
+    )
+    rng = np.random.default_rng(spec.get("seed", 0))
+    if "ctr" in spec:
+        ctr = spec["ctr"]
+        if isinstance(ctr, str):
+            try:
+                ctr = json.loads(ctr)
+            except ValueError:
+                raise UsageError(f"--ctr must be a JSON matrix; got {ctr!r}") from None
+    else:
+        ctr = gen.generate_ctr(spec.get("generator", "lowrank"),
+                               spec.get("n_advertisers", 5), spec.get("n_positions", 4),
+                               rng=rng)
+    inst = Instance(ctr=ctr, slots=spec.get("slots"))
+    bids = spec.get("bids")
+    if bids is None:
+        bids = gen.draw_values(prior, inst.n_advertisers, rng=rng)
+    mechs = spec.get("mechanisms", spec.get("mechanism", ["vcg", "myerson"]))
+    mechs = [mechs] if isinstance(mechs, str) else list(mechs)
+    model = get_model(spec.get("model", "mnl"), **spec.get("model_params", {}))
+    results = []
+    for name in mechs:
+        extra = {"prior": prior} if name == "myerson" else {}
+        mech = get_mechanism(name, model, solver=spec.get("solver"), **extra)
+        out = mech.run(inst, bids)
+        results.append(out)
+        if not args.json:
+            print(f"\n{name.upper()} under {model!r} (solver {out.solver}), {inst!r}")
+            print(outcome_table(out, inst))
+    if args.json:
+        print(json.dumps({"instance": inst.to_dict(),
+                          "outcomes": [o.to_dict() for o in results]}, indent=2))
+    return 0
+
+
+# -- sweep -------------------------------------------------------------------------
+def _backend_from_args(args: argparse.Namespace) -> Any:
+    from .sweep import DaskBackend
+
+    if args.scheduler is not None:
+        return DaskBackend(args.scheduler, n_workers=args.workers)
+    return args.workers  # None: all cores
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _sweep(config: str | Path, out: str | Path, args: argparse.Namespace) -> int:
+    import warnings
+
+    from .exceptions import SweepError
+    from .sweep import SweepWarning, load_config, run_sweep
+
+    try:
+        cfg = load_config(config)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"invalid config {str(config)!r}: {exc}") from None
+    print(f"sweep {cfg.name!r}: {cfg.n_points} grid point(s) x {cfg.replicates} "
+          f"replicate(s) = {cfg.n_tasks} tasks, {cfg.n_tasks * cfg.auctions_per_task} "
+          f"auctions -> {out}", flush=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    backend = None
+    try:
+        backend = _backend_from_args(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SweepWarning)
+            df = run_sweep(cfg, executor=backend, out=out, progress=not args.no_progress,
+                           chunk_size=args.chunk_size, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished tasks are saved in {out}; rerun the same "
+              "command to resume", file=sys.stderr)
+        return 130
+    except SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if backend is not None and not isinstance(backend, int):
+            backend.close()
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_columns", 20,
+                           "display.float_format", "{:.4f}".format):
+        print("\nsummary (means over all grid points and replicates):")
+        print(summary_table(df).to_string())
+    print(f"\n{len(df)} rows -> {Path(out) / 'results.parquet'}")
+    failures = df.attrs.get("failures", [])
+    for w in caught:
+        if not issubclass(w.category, SweepWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if failures:
+        print(f"\n{len(failures)} task(s) failed (details in {Path(out) / 'failures.json'}; "
+              "rerun the same command to retry them):", file=sys.stderr)
+        for f in failures[:10]:
+            print(f"  task {f['task']} params {f['params']} rep {f['rep']} seed {f['seed']}: "
+                  f"{f['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    return _sweep(args.config, args.out, args)
+
+
+# -- plot -------------------------------------------------------------------------
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plotting import plot_sweep
+
+    folder = Path(args.dir)
+    results = folder / "results.parquet" if folder.is_dir() else folder
+    if not results.is_file():
+        raise UsageError(f"no results at {str(results)!r}; run `aigc-auction sweep` first")
+    import pandas as pd
+
+    df = pd.read_parquet(results)
+    out = Path(args.out) if args.out else results.parent / "figures"
+    written = plot_sweep(df, out, fmt=args.format, x=args.x)
+    for path in written:
+        print(path)
+    return 0
+
+
+# -- demo -------------------------------------------------------------------------
+def _find_smoke() -> Path:
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (Path.cwd() / SMOKE, here / SMOKE):
+        if candidate.is_file():
+            return candidate
+    raise UsageError(f"cannot find {SMOKE}; run the demo from the repository root "
+                     "or pass --config")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import generators as gen
+    from .instance import Instance
+    from .mechanisms import get_mechanism
+    from .models import available_models, get_model
+
+    rng = np.random.default_rng(args.seed)
+    ctr = gen.lowrank_ctr(5, 4, rank=2, scale=1.5, rng=rng)
+    prior = gen.value_prior("uniform")
+    values = gen.draw_values(prior, 5, rng=rng)
+    inst = Instance(ctr=ctr, slots=3)
+    print("== One auction per mechanism and user model ==")
+    print(f"{inst!r}: 5 creatives, 4 candidate positions in the generated text, at "
+          "most 3 ads; values ~ U[0, 1], bids truthful")
+    print("standalone CTR p[i, j] (rows: creatives, columns: positions):")
+    print(np.array2string(ctr, precision=3, suppress_small=True))
+    models = [m for m in ("mnl", "cascade") if m in available_models()]
+    for model_name in models:
+        model = get_model(model_name)
+        for mech_name in ("vcg", "myerson"):
+            extra = {"prior": prior} if mech_name == "myerson" else {}
+            mech = get_mechanism(mech_name, model, **extra)
+            out = mech.run(inst, values)
+            print(f"\n{mech_name.upper()} under {model!r} (solver {out.solver}):")
+            print(outcome_table(out, inst))
+    config = Path(args.config) if args.config else _find_smoke()
+    out_dir = Path(args.out)
+    print(f"\n== Smoke sweep {config} -> {out_dir}/ ==", flush=True)
+    args.overwrite = True  # the demo always starts fresh
+    code = _sweep(config, out_dir, args)
+    if code not in (0, 1):
+        return code
+    from .plotting import plot_sweep
+
+    import pandas as pd
+
+    written = plot_sweep(pd.read_parquet(out_dir / "results.parquet"),
+                         out_dir / "figures")
+    print("\nfigures:")
+    for path in written:
+        print(f"  {path}")
+    print(f"\nresults: {out_dir / 'results.parquet'}  (plot again with "
+          f"`aigc-auction plot {out_dir}`)")
+    return code
+
+
+# -- parser -------------------------------------------------------------------------
+def _add_parallel(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes (default: all cores; 1 runs in this process); "
+                        "with --scheduler local, the LocalCluster's workers")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="run on Dask: 'local' starts a LocalCluster, otherwise the "
+                        "address of a running scheduler (e.g. tcp://host:8786)")
+    p.add_argument("--chunk-size", type=int, default=None, metavar="TASKS",
+                   help="tasks per chunk/shard (default: about 8 chunks per worker)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``aigc-auction``."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="aigc-auction",
+        description="Ad auctions inside AI-generated content: run one auction, "
+                    "sweep many markets, plot the results.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one auction and print the outcome",
+                         description="Run one auction. Without --ctr or a file, a random "
+                                     "market is generated (see --generator, --seed).")
+    run.add_argument("file", nargs="?", help="JSON or TOML file with keys ctr, slots, bids, "
+                     "mechanisms, model, model_params, solver, prior, seed")
+    run.add_argument("--ctr", help="CTR matrix as JSON, e.g. '[[0.3, 0.1], [0.2, 0.25]]'")
+    run.add_argument("--bids", type=float, nargs="+", help="one bid per advertiser "
+                     "(default: values drawn from --prior)")
+    run.add_argument("--slots", type=int, help="most ads shown (default: all positions)")
+    run.add_argument("--mechanism", action="append", metavar="NAME",
+                     help="vcg or myerson (repeatable; default: both)")
+    run.add_argument("--model", help="user model: mnl or cascade (default mnl)")
+    run.add_argument("--model-param", action="append", metavar="KEY=VALUE",
+                     help="user-model parameter, e.g. continue_after_skip=0.8")
+    run.add_argument("--solver", help="allocation solver (see aa.available_solvers)")
+    run.add_argument("--prior", help="value prior for Myerson and random bids "
+                     "(scipy.stats name, default uniform on [0, 1])")
+    run.add_argument("--generator", help="uniform, separable or lowrank (random market)")
+    run.add_argument("--n-advertisers", type=int, dest="n_advertisers")
+    run.add_argument("--n-positions", type=int, dest="n_positions")
+    run.add_argument("--seed", type=int, help="seed of the random market and bids")
+    run.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    run.set_defaults(func=_cmd_run)
+
+    sw = sub.add_parser("sweep", help="run a sweep config (resumable, parallel)",
+                        description="Run a TOML sweep config; rerunning on the same DIR "
+                                    "resumes it. The table lands in DIR/results.parquet.")
+    sw.add_argument("config", help="TOML sweep config (see docs/sweeps.md)")
+    sw.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    sw.add_argument("--overwrite", action="store_true",
+                    help="delete the previous results in DIR first")
+    _add_parallel(sw)
+    sw.set_defaults(func=_cmd_sweep)
+
+    pl = sub.add_parser("plot", help="plot the results of a sweep",
+                        description="Write the figures of DIR/results.parquet to "
+                                    "DIR/figures.")
+    pl.add_argument("dir", metavar="DIR", help="sweep folder (or a results .parquet file)")
+    pl.add_argument("--out", metavar="FIGDIR", help="figure folder (default DIR/figures)")
+    pl.add_argument("--format", default="png", choices=["png", "pdf", "svg"])
+    pl.add_argument("--x", help="swept column for the x axis (default: the first one)")
+    pl.set_defaults(func=_cmd_plot)
+
+    demo = sub.add_parser("demo", help="one auction per mechanism, then the smoke sweep",
+                          description="Print one auction of each mechanism and user model, "
+                                      "then run experiments/configs/smoke.toml.")
+    demo.add_argument("--out", default=DEMO_OUT, metavar="DIR",
+                      help=f"output folder (default {DEMO_OUT}/)")
+    demo.add_argument("--config", help="sweep config (default experiments/configs/smoke.toml)")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the example auction")
+    _add_parallel(demo)
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``aigc-auction``; returns the exit code.
+
+    Examples
+    --------
+    >>> from aigc_auction.cli import main
+    >>> main(["run", "--ctr", "[[0.5], [0.5]]", "--bids", "0.9", "0.4",
+    ...       "--mechanism", "vcg"])  # doctest: +ELLIPSIS
+    <BLANKLINE>
+    VCG under MNL() (solver ...), Instance(n_advertisers=2, n_positions=1, slots=1)
+     ad  bid position read ctr(alone) ctr price/click payment
+      0 0.90        0    1     0.5000 0.5      0.4000  0.2000
+    ...
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"aigc-auction {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as exc:
+        print(f"aigc-auction {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,401 @@
+"""Sweep configuration: a frozen, validated object built from TOML or a dict.
+
+Every setting of a market lives in one flat namespace of *settings* (see
+``docs/sweeps.md``): the ``[market]`` keys (``n_advertisers``, ``generator``,
+``prior`` and the generator's own parameters, ...), user-model parameters
+``"<model>.<param>"`` (from ``[params.<model>]``) and solver choices
+``"solver.<model>"`` (from ``[solvers]``). ``[grid]`` lists values for any of
+them; the sweep runs the Cartesian product, and each swept setting becomes a
+``param_<setting>`` column (dots replaced by underscores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import generators as gen
+from ..mechanisms import available_mechanisms
+from ..models import available_models
+
+__all__ = ["BASELINES", "MARKET_DEFAULTS", "SweepConfig", "fingerprint_of", "load_config"]
+
+#: Classic baselines that can be added to every task (``baselines = [...]``).
+BASELINES = ("separable_vcg", "separable_gsp")
+
+#: Market settings every config has (generator parameters come on top).
+MARKET_DEFAULTS: dict[str, Any] = {
+    "generator": "lowrank",
+    "n_advertisers": 6,
+    "n_positions": 4,
+    "slots": None,  # None: n_positions
+    "prior": "uniform",
+    "prior_loc": 0.0,
+    "prior_scale": 1.0,
+    "prior_shape": None,
+    "prior_shape2": None,
+}
+
+_TOP_KEYS = {
+    "name", "seed", "replicates", "mechanisms", "models", "true_models",
+    "baselines", "market", "params", "solvers", "grid",
+}
+
+Scalar = bool | int | float | str
+
+
+def _err(key: str, msg: str) -> ValueError:
+    return ValueError(f"`{key}` {msg}")
+
+
+def _check_scalar(value: Any, key: str) -> Scalar:
+    if isinstance(value, bool | int | float | str):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _err(key, f"must be finite; got {value!r}")
+        return value
+    raise TypeError(f"`{key}` must be a number, a string or a boolean; got {value!r}")
+
+
+def _name_list(value: Any, key: str, allowed: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not value:
+        raise _err(key, f"must be a non-empty list of names from {list(allowed)}; got {value!r}")
+    out: list[str] = []
+    for v in value:
+        if not isinstance(v, str):
+            raise TypeError(f"`{key}` must hold name strings; got {v!r}")
+        name = v.lower()
+        if name not in allowed:
+            raise _err(key, f"entries must be among {list(allowed)}; got {v!r}")
+        if name in out:
+            raise _err(key, f"lists {v!r} twice")
+        out.append(name)
+    return tuple(out)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested TOML tables ``{a: {b: v}}`` as dotted keys ``{"a.b": v}``."""
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep: which markets, which mechanisms, which user models.
+
+    Build it with :meth:`from_dict` or :func:`load_config` (TOML); the fields are
+    normalised tuples so the object is hashable and picklable.
+
+    Parameters
+    ----------
+    name : str
+        A label for the sweep.
+    seed : int
+        Root seed; task ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))``.
+    replicates : int
+        Random markets per grid point.
+    mechanisms : tuple of str
+        Mechanism registry names (``"vcg"``, ``"myerson"``).
+    models : tuple of str
+        Design models: every mechanism runs once per model it optimises for.
+    true_models : tuple of str
+        Models every outcome is evaluated under (default: ``models``).
+    baselines : tuple of str
+        Classic baselines from :data:`BASELINES`.
+    settings : tuple of (str, scalar) pairs
+        Defaults of every setting (market, ``model.param``, ``solver.model``).
+    grid : tuple of (str, tuple of scalars) pairs
+        Swept settings and their values, in file order.
+
+    Examples
+    --------
+    >>> from aigc_auction.sweep import SweepConfig
+    >>> cfg = SweepConfig.from_dict({
+    ...     "seed": 1, "replicates": 2, "mechanisms": ["vcg"],
+    ...     "market": {"n_advertisers": 3, "n_positions": 2},
+    ...     "grid": {"slots": [1, 2]},
+    ... })
+    >>> cfg.n_points, cfg.n_tasks, cfg.param_columns
+    (2, 4, ['param_slots'])
+    >>> cfg.point(1)["slots"]
+    2
+    >>> SweepConfig.from_dict({"replicate": 2})
+    Traceback (most recent call last):
+    ...
+    ValueError: `replicate` is not a sweep config key; valid keys: [...]
+    """
+
+    name: str = "sweep"
+    seed: int = 0
+    replicates: int = 1
+    mechanisms: tuple[str, ...] = ("vcg", "myerson")
+    models: tuple[str, ...] = ("mnl",)
+    true_models: tuple[str, ...] = ("mnl",)
+    baselines: tuple[str, ...] = ()
+    settings: tuple[tuple[str, Scalar | None], ...] = field(default=())
+    grid: tuple[tuple[str, tuple[Scalar, ...]], ...] = field(default=())
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SweepConfig:
+        """Validate a config given as a (TOML-shaped) mapping.
+
+        Raises
+        ------
+        ValueError
+            For an unknown key, a bad value, or a grid point that cannot be run
+            (e.g. ``slots > n_positions``, an unknown solver or model parameter).
+        TypeError
+            For a value of the wrong type.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"`config` must be a mapping; got {type(data).__name__}")
+        unknown = sorted(set(data) - _TOP_KEYS)
+        if unknown:
+            raise _err(unknown[0], f"is not a sweep config key; valid keys: {sorted(_TOP_KEYS)}")
+        name = data.get("name", "sweep")
+        if not isinstance(name, str):
+            raise TypeError(f"`name` must be a string; got {name!r}")
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise _err("seed", f"must be a non-negative integer; got {seed!r}")
+        reps = data.get("replicates", 1)
+        if isinstance(reps, bool) or not isinstance(reps, numbers.Integral) or reps < 1:
+            raise _err("replicates", f"must be a positive integer; got {reps!r}")
+        mechs = _name_list(data.get("mechanisms", ["vcg", "myerson"]), "mechanisms",
+                           available_mechanisms())
+        models = _name_list(data.get("models", ["mnl"]), "models", available_models())
+        true_models = _name_list(data.get("true_models", list(models)), "true_models",
+                                 available_models())
+        baselines = data.get("baselines", [])
+        baselines = _name_list(baselines, "baselines", BASELINES) if baselines else ()
+        all_models = list(dict.fromkeys(models + true_models))
+
+        settings: dict[str, Any] = dict(MARKET_DEFAULTS)
+        market = data.get("market", {})
+        if not isinstance(market, Mapping):
+            raise TypeError(f"`market` must be a table; got {market!r}")
+        generator = market.get("generator", settings["generator"])
+        gen_params = gen.generator_params(generator)  # validates the name
+        settings.update(gen_params)
+        for k, v in market.items():
+            if k not in settings:
+                raise _err(
+                    f"market.{k}",
+                    f"is not a market setting (generator {generator!r}); valid: "
+                    f"{sorted(settings)}",
+                )
+            settings[k] = _check_scalar(v, f"market.{k}")
+
+        params = data.get("params", {})
+        if not isinstance(params, Mapping):
+            raise TypeError(f"`params` must be a table of tables; got {params!r}")
+        for model, table in params.items():
+            if model not in all_models:
+                raise _err(f"params.{model}", f"names a model not in `models` or "
+                           f"`true_models` ({all_models})")
+            if not isinstance(table, Mapping):
+                raise TypeError(f"`params.{model}` must be a table; got {table!r}")
+            for k, v in table.items():
+                settings[f"{model}.{k}"] = _check_scalar(v, f"params.{model}.{k}")
+
+        solvers = data.get("solvers", {})
+        if not isinstance(solvers, Mapping):
+            raise TypeError(f"`solvers` must be a table; got {solvers!r}")
+        for model, solver in solvers.items():
+            if model not in models:
+                raise _err(f"solvers.{model}", f"names a model not in `models` ({list(models)})")
+            if not isinstance(solver, str):
+                raise TypeError(f"`solvers.{model}` must be a solver name; got {solver!r}")
+            settings[f"solver.{model}"] = solver
+
+        grid_in = data.get("grid", {})
+        if not isinstance(grid_in, Mapping):
+            raise TypeError(f"`grid` must be a table; got {grid_in!r}")
+        grid: list[tuple[str, tuple[Scalar, ...]]] = []
+        for key, values in _flatten(grid_in).items():
+            if key == "generator":
+                raise _err("grid.generator", "cannot be swept (generators have different "
+                           "parameters); run one sweep per generator")
+            known = key in settings or (
+                "." in key and key.split(".", 1)[0] in ([*all_models, "solver"])
+            )
+            if not known:
+                raise _err(f"grid.{key}", f"is not a setting; valid: {sorted(settings)} "
+                           "or '<model>.<param>' / 'solver.<model>'")
+            if key.startswith("solver.") and key.split(".", 1)[1] not in models:
+                raise _err(f"grid.{key}", f"names a model not in `models` ({list(models)})")
+            if not isinstance(values, list) or not values:
+                raise _err(f"grid.{key}", f"must be a non-empty list of values; got {values!r}")
+            vals = tuple(_check_scalar(v, f"grid.{key}") for v in values)
+            kinds = {type(v) for v in vals}
+            if kinds == {int, float}:
+                vals = tuple(float(v) for v in vals)
+            elif len(kinds) > 1:
+                raise _err(f"grid.{key}", f"must hold values of one type; got {list(vals)}")
+            if len(set(vals)) != len(vals):
+                raise _err(f"grid.{key}", f"has repeated values: {list(vals)}")
+            grid.append((key, vals))
+        param_cols = [_column(k) for k, _ in grid]
+        if len(set(param_cols)) != len(param_cols):
+            raise _err("grid", f"keys map to the same column: {param_cols}")
+
+        cfg = cls(
+            name=name, seed=int(seed), replicates=int(reps), mechanisms=mechs,
+            models=models, true_models=true_models, baselines=baselines,
+            settings=tuple(settings.items()), grid=tuple(grid),
+        )
+        cfg.validate_points()
+        return cfg
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> SweepConfig:
+        """Read and validate a TOML config file."""
+        p = Path(path)
+        try:
+            with p.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ValueError(f"`config` file not found: {str(p)!r}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"`config` {str(p)!r} is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a TOML-shaped dict (``from_dict(to_dict())`` round-trips)."""
+        market: dict[str, Any] = {}
+        params: dict[str, dict[str, Any]] = {}
+        solvers: dict[str, Any] = {}
+        for k, v in self.settings:
+            if v is None:
+                continue
+            if k.startswith("solver."):
+                solvers[k.split(".", 1)[1]] = v
+            elif "." in k:
+                model, p = k.split(".", 1)
+                params.setdefault(model, {})[p] = v
+            else:
+                market[k] = v
+        out: dict[str, Any] = {
+            "name": self.name, "seed": self.seed, "replicates": self.replicates,
+            "mechanisms": list(self.mechanisms), "models": list(self.models),
+            "true_models": list(self.true_models), "baselines": list(self.baselines),
+            "market": market, "params": params, "solvers": solvers,
+            "grid": {k: list(v) for k, v in self.grid},
+        }
+        return out
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`to_dict` (detects changed configs)."""
+        return fingerprint_of(self.to_dict())
+
+    # -- grid ----------------------------------------------------------------
+    @property
+    def n_points(self) -> int:
+        """Number of grid points (1 without a grid)."""
+        return math.prod(len(v) for _, v in self.grid)
+
+    @property
+    def n_tasks(self) -> int:
+        """``n_points * replicates``: one task per (grid point, replicate)."""
+        return self.n_points * self.replicates
+
+    @property
+    def param_columns(self) -> list[str]:
+        """The ``param_*`` column of each swept setting, in grid order."""
+        return [_column(k) for k, _ in self.grid]
+
+    @property
+    def auctions_per_task(self) -> int:
+        """Mechanism runs per task: ``len(mechanisms) * len(models) + len(baselines)``."""
+        return len(self.mechanisms) * len(self.models) + len(self.baselines)
+
+    def grid_values(self, point: int) -> dict[str, Scalar]:
+        """The swept settings of grid point ``point`` (row-major over the grid)."""
+        if not 0 <= point < self.n_points:
+            raise _err("point", f"must be in [0, {self.n_points}); got {point}")
+        out: dict[str, Scalar] = {}
+        rest = point
+        for key, values in reversed(self.grid):  # row-major: the last key varies fastest
+            rest, idx = divmod(rest, len(values))
+            out[key] = values[idx]
+        return {k: out[k] for k, _ in self.grid}
+
+    def point(self, point: int) -> dict[str, Any]:
+        """Every setting at grid point ``point``: the defaults updated by the grid."""
+        s = dict(self.settings)
+        s.update(self.grid_values(point))
+        if s.get("slots") is None:
+            s["slots"] = s["n_positions"]
+        return s
+
+    def points(self) -> Iterator[dict[str, Any]]:
+        """All grid points' settings, in order."""
+        for k in range(self.n_points):
+            yield self.point(k)
+
+    def validate_points(self) -> None:
+        """Build everything a task needs (except random draws) at every grid point."""
+        from .tasks import build_point  # local: tasks imports this module
+
+        for k in range(self.n_points):
+            try:
+                build_point(self, self.point(k))
+            except (ValueError, TypeError) as exc:
+                where = f" at grid point {self.grid_values(k)}" if self.grid else ""
+                raise type(exc)(f"{exc}{where}") from None
+
+    def solver_for(self, settings: Mapping[str, Any], model: str) -> str | None:
+        """The solver chosen for design model ``model`` (``None``: its default)."""
+        value = settings.get(f"solver.{model}")
+        return None if value is None else str(value)
+
+    def model_params(self, settings: Mapping[str, Any], model: str) -> dict[str, Any]:
+        """Keyword parameters of user model ``model`` at these settings."""
+        prefix = f"{model}."
+        return {k[len(prefix):]: v for k, v in settings.items() if k.startswith(prefix)}
+
+
+def fingerprint_of(data: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical (sorted-key) JSON of ``data``."""
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _column(key: str) -> str:
+    return "param_" + key.replace(".", "_")
+
+
+def load_config(source: str | Path | Mapping[str, Any] | SweepConfig) -> SweepConfig:
+    """A :class:`SweepConfig` from a TOML path, a mapping or a config (returned as is).
+
+    Examples
+    --------
+    >>> from aigc_auction.sweep import load_config
+    >>> load_config({"replicates": 3}).replicates
+    3
+    """
+    if isinstance(source, SweepConfig):
+        return source
+    if isinstance(source, str | Path):
+        return SweepConfig.from_toml(source)
+    if isinstance(source, Mapping):
+        return SweepConfig.from_dict(source)
+    raise TypeError(
+        f"`config` must be a SweepConfig, a mapping or a TOML path; got {type(source).__name__}"
+    )
+
