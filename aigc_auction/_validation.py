@@ -76,7 +76,9 @@ def check_probability(value: ArrayLike, name: str, size: int) -> NDArray[np.floa
             f"`{name}` must be a scalar or an array of shape ({size},); got shape {arr.shape}"
         )
     if np.any(arr < 0) or np.any(arr > 1):
-        raise ValueError(f"`{name}` must have entries in [0, 1]; got min {arr.min()}, max {arr.max()}")
+        raise ValueError(
+            f"`{name}` must have entries in [0, 1]; got min {arr.min()}, max {arr.max()}"
+        )
     return readonly(arr)
 
 
@@ -84,7 +86,9 @@ def check_bids(bids: ArrayLike, n: int, name: str = "bids") -> NDArray[np.float6
     """Check a bid vector: shape ``(n,)``, finite, non-negative."""
     arr = as_float_array(bids, name, ndim=1)
     if arr.shape != (n,):
-        raise ValueError(f"`{name}` must have shape ({n},), one per advertiser; got shape {arr.shape}")
+        raise ValueError(
+            f"`{name}` must have shape ({n},), one per advertiser; got shape {arr.shape}"
+        )
     if np.any(arr < 0):
         i = int(np.flatnonzero(arr < 0)[0])
         raise ValueError(f"`{name}` must be non-negative; got {arr[i]} for advertiser {i}")

@@ -84,10 +84,7 @@ def check_allocation(
     if problems:
         raise ValueError("infeasible allocation: " + "; ".join(problems))
     a = np.asarray(assignment).astype(np.int64)
-    if order is None:
-        o = np.sort(a[a >= 0])
-    else:
-        o = np.asarray(order, dtype=np.int64).reshape(-1)
+    o = np.sort(a[a >= 0]) if order is None else np.asarray(order, dtype=np.int64).reshape(-1)
     return a, o
 
 
@@ -115,8 +112,9 @@ class Allocation:
     solver: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "assignment", readonly(np.asarray(self.assignment, dtype=np.int64).copy()))
-        object.__setattr__(self, "order", readonly(np.asarray(self.order, dtype=np.int64).copy()))
+        for name in ("assignment", "order"):
+            arr = np.array(getattr(self, name), dtype=np.int64)
+            object.__setattr__(self, name, readonly(arr))
         object.__setattr__(self, "value", float(self.value))
 
     @property

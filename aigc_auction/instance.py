@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -14,7 +14,7 @@ from ._validation import as_float_array, check_int, readonly
 __all__ = ["Instance"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Instance:
     """One piece of generated content with candidate ad positions.
 
@@ -53,10 +53,10 @@ class Instance:
     """
 
     ctr: NDArray[np.float64]
-    slots: int = field(default=None)  # type: ignore[assignment]
+    slots: int
 
-    def __post_init__(self) -> None:
-        p = as_float_array(self.ctr, "ctr", ndim=2)
+    def __init__(self, ctr: ArrayLike, slots: int | None = None) -> None:
+        p = as_float_array(ctr, "ctr", ndim=2)
         if p.min() < 0 or p.max() > 1:
             raise ValueError(
                 "`ctr` must have entries in [0, 1]; "
@@ -64,7 +64,7 @@ class Instance:
             )
         object.__setattr__(self, "ctr", readonly(p))
         m = p.shape[1]
-        k = m if self.slots is None else check_int(self.slots, "slots", low=1, high=m)
+        k = m if slots is None else check_int(slots, "slots", low=1, high=m)
         object.__setattr__(self, "slots", k)
 
     @classmethod

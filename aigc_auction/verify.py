@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from ._validation import as_float_array, check_bids, check_rng
 from .allocation import allocation_violations
@@ -179,7 +179,9 @@ def check_mechanism(
         where = f"{mechanism!r} on random instance {k} (slots={slots})"
         _expect(is_feasible(inst, out.assignment, out.order), f"infeasible allocation: {where}")
         ctr = mechanism.model.ctr(inst, out.assignment, out.order)
-        _expect(np.allclose(ctr, out.ctr, rtol=0, atol=1e-15), f"ctr differs from the model: {where}")
+        _expect(
+            np.allclose(ctr, out.ctr, rtol=0, atol=1e-15), f"ctr differs from the model: {where}"
+        )
         cap = v * out.ctr
         _expect(bool(np.all(out.payments >= -atol)), f"negative payment: {where}")
         _expect(bool(np.all(out.payments <= cap + atol)), f"payment above bid * ctr: {where}")

@@ -15,6 +15,7 @@ a value below it has ``phi(v) = -inf`` (never worth serving).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -178,7 +179,7 @@ def _iron(
                 break
         hull.append(k)
     out = []
-    for a, b in zip(hull[:-1], hull[1:], strict=True):
+    for a, b in pairwise(hull):
         if b - a > 1:  # skipped grid points: hull strictly above R there
             level = (r[b] - r[a]) / (qq[b] - qq[a])
             out.append((float(vv[b]), float(vv[a]), float(level)))

@@ -33,7 +33,8 @@ def test_bad_ctr(ctr: object, exc: type, match: str) -> None:
 
 def test_mnl_rejects_ctr_one_with_explanation() -> None:
     inst = aa.Instance(ctr=[[0.3, 1.0], [0.2, 0.25]])  # fine for the instance itself
-    with pytest.raises(ValueError, match=r"\[0, 1\) under the MNL model.*infinite at p = 1.*ctr\[0, 1\]"):
+    msg = r"\[0, 1\) under the MNL model.*infinite at p = 1.*ctr\[0, 1\]"
+    with pytest.raises(ValueError, match=msg):
         aa.MNL().ctr(inst, [0, 1])
     with pytest.raises(ValueError, match="MNL"):
         aa.VCG(aa.MNL()).run(inst, [1.0, 1.0])
@@ -88,12 +89,14 @@ def test_bad_prior() -> None:
     with pytest.raises(ValueError, match=r"`prior` must be a distribution or a non-empty list"):
         aa.Myerson(aa.MNL(), prior=[])
     mech = aa.Myerson(aa.MNL(), prior=[stats.uniform()] * 3)
-    with pytest.raises(ValueError, match=r"`prior` must be one distribution or a list of one per advertiser \(2\); got a list of 3"):
+    msg = r"`prior` must be one distribution or a list of one per advertiser \(2\); got a list of 3"
+    with pytest.raises(ValueError, match=msg):
         mech.run(aa.Instance(ctr=GOOD), [0.5, 0.5])
 
 
 def test_unknown_solver_model_mechanism() -> None:
-    with pytest.raises(ValueError, match=r"`solver` must be one of \[.*'brute_force'.*\] for model .*; got 'simplex'"):
+    msg = r"`solver` must be one of \[.*'brute_force'.*\] for model .*; got 'simplex'"
+    with pytest.raises(ValueError, match=msg):
         aa.VCG(aa.MNL(), solver="simplex")
     with pytest.raises(TypeError, match=r"`solver` must be a string"):
         aa.VCG(aa.MNL(), solver=3)  # type: ignore[arg-type]

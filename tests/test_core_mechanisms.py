@@ -59,7 +59,9 @@ def test_myerson_formula_with_welfare_rule_equals_vcg() -> None:
         out = vcg.run(inst, b)
         for i in np.flatnonzero(out.ctr > 0):
 
-            def ctr_at(z: float, i: int = int(i)) -> float:
+            def ctr_at(
+                z: float, i: int = int(i), b: np.ndarray = b, inst: aa.Instance = inst
+            ) -> float:
                 bb = b.copy()
                 bb[i] = z
                 return float(vcg.run(inst, bb).ctr[i]) if z > 0 else 0.0

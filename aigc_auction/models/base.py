@@ -56,7 +56,7 @@ class UserModel(ABC):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        a, b = self.get_params(), other.get_params()  # type: ignore[attr-defined]
+        a, b = self.get_params(), other.get_params()
         return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
     def __hash__(self) -> int:

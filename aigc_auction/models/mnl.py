@@ -45,7 +45,9 @@ class MNL(UserModel):
     def check_instance(self, instance: Instance) -> None:
         """Reject instances with an entry equal to 1 (infinite MNL weight)."""
         if not isinstance(instance, Instance):
-            raise TypeError(f"`instance` must be an aigc_auction.Instance; got {type(instance).__name__}")
+            raise TypeError(
+                f"`instance` must be an aigc_auction.Instance; got {type(instance).__name__}"
+            )
         if instance.ctr.max() >= 1.0:
             i, j = np.unravel_index(int(np.argmax(instance.ctr)), instance.shape)
             raise ValueError(

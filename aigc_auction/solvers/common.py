@@ -36,11 +36,12 @@ def matching_from_pairs(
     instance: Instance, rows: NDArray[np.int64], cols: NDArray[np.int64], solver: str
 ) -> NDArray[np.int64]:
     """Turn the pairs of a matching into an assignment vector, verifying feasibility."""
-    n, m = instance.shape
-    a = np.full(n, -1, dtype=np.int64)
+    a = np.full(instance.n_advertisers, -1, dtype=np.int64)
     if len(set(rows.tolist())) != len(rows) or len(set(cols.tolist())) != len(cols):
         raise SolverError(f"solver {solver!r} returned a non-matching")
     if len(rows) > instance.slots:
-        raise SolverError(f"solver {solver!r} showed {len(rows)} ads but `slots` is {instance.slots}")
+        raise SolverError(
+            f"solver {solver!r} showed {len(rows)} ads but `slots` is {instance.slots}"
+        )
     a[rows] = cols
     return a

@@ -61,7 +61,9 @@ def mnl_brute_force(
     ok = candidate_mask(instance, coef)
     n, m = instance.shape
     ads = [i for i in range(n) if ok[i].any()]
-    best_val, best_rows, best_cols = 0.0, (), ()
+    best_val = 0.0
+    best_rows: tuple[int, ...] = ()
+    best_cols: tuple[int, ...] = ()
     count = 0
     for k in range(1, min(instance.slots, len(ads), m) + 1):
         for rows in combinations(ads, k):

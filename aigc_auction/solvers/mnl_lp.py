@@ -43,7 +43,9 @@ __all__ = ["mnl_lp_pulp", "mnl_lp_scipy"]
 INTEGRALITY_ATOL = 1e-6
 
 
-def _pairs(instance: Instance, coef: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _pairs(
+    instance: Instance, coef: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     rows, cols = np.nonzero(candidate_mask(instance, coef))
     return rows.astype(np.int64), cols.astype(np.int64)
 
@@ -72,7 +74,7 @@ def _recover(
     return Allocation(a, np.sort(a[a >= 0]), model.objective(instance, coef, a), solver)
 
 
-def _empty(instance: Instance, coef: NDArray[np.float64], model: UserModel, solver: str) -> Allocation:
+def _empty(instance: Instance, solver: str) -> Allocation:
     a = np.full(instance.n_advertisers, -1, dtype=np.int64)
     return Allocation(a, np.empty(0, dtype=np.int64), 0.0, solver)
 
@@ -93,7 +95,7 @@ def mnl_lp_scipy(instance: Instance, coef: NDArray[np.float64], model: UserModel
     """
     rows, cols = _pairs(instance, coef)
     if rows.size == 0:
-        return _empty(instance, coef, model, "lp_highs")
+        return _empty(instance, "lp_highs")
     n, m = instance.shape
     e = rows.size
     w = instance.odds[rows, cols]
@@ -129,8 +131,7 @@ def _pulp_solve(
     name = f"pulp_{backend}"
     rows, cols = _pairs(instance, coef)
     if rows.size == 0:
-        return _empty(instance, coef, model, name)
-    n, m = instance.shape
+        return _empty(instance, name)
     w = instance.odds[rows, cols]
     prob = pulp.LpProblem("mnl_assortment", pulp.LpMaximize)
     y0 = prob.add_variable("y0", lowBound=0)
