@@ -103,7 +103,13 @@ def build_point(cfg: SweepConfig, settings: Mapping[str, Any]) -> PointSpec:
     )
     models: dict[str, UserModel] = {}
     for name in dict.fromkeys(cfg.models + cfg.true_models):
-        models[name] = get_model(name, **cfg.model_params(s, name))
+        mparams = cfg.model_params(s, name)
+        try:
+            models[name] = get_model(name, **mparams)
+        except TypeError as exc:
+            raise TypeError(
+                f"`params.{name}` {mparams} rejected by the {name!r} model: {exc}"
+            ) from None
     mechs: list[tuple[str, Mechanism]] = []
     for model_name in cfg.models:
         solver = cfg.solver_for(s, model_name)
