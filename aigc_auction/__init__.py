@@ -17,6 +17,7 @@ Examples
 
 from . import solvers  # noqa: F401  (registers the solvers)
 from .allocation import Allocation, allocation_violations, check_allocation
+from .batch import BatchArrays, run_batch, run_batch_arrays
 from .exceptions import AuctionError, SolverError, SweepError
 from .instance import Instance
 from .mechanisms import VCG, Mechanism, Myerson, available_mechanisms, get_mechanism
@@ -40,6 +41,7 @@ __all__ = [
     "VCG",
     "Allocation",
     "AuctionError",
+    "BatchArrays",
     "Instance",
     "Mechanism",
     "MisreportResult",
@@ -64,4 +66,6 @@ __all__ = [
     "is_individually_rational",
     "max_misreport_gain",
     "monotone_payment",
+    "run_batch",
+    "run_batch_arrays",
 ]

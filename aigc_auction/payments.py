@@ -50,7 +50,9 @@ class Line:
 
 
 def _above(value: float, ref: float) -> bool:
-    return value > ref + 1e-12 * max(1.0, abs(value), abs(ref))
+    # purely relative (like solvers.common.nonnegligible_gain): markets with tiny
+    # values are compared as finely as markets with large ones
+    return value > ref + 1e-12 * max(abs(value), abs(ref))
 
 
 def envelope_breakpoints(

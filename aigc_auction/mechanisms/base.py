@@ -107,6 +107,13 @@ class Mechanism(ABC):
         Outcome
         """
         b = self.check_input(instance, bids)
+        fast = self.fast_arrays(instance.odds, instance.slots, b[None, :])
+        if fast is not None:
+            a, ctr_f, pay_f = (x[0] for x in fast)
+            return Outcome(
+                a, np.sort(a[a >= 0]), ctr_f, pay_f, b,
+                mechanism=self.name, model=repr(self.model), solver=self.solver_spec.name,
+            )
         alloc = self._solve(instance, self.coefficients(instance, b))
         pay = self.payments(instance, b, alloc)
         ctr = self.model.ctr(instance, alloc.assignment, alloc.order)
@@ -115,11 +122,28 @@ class Mechanism(ABC):
             mechanism=self.name, model=repr(self.model), solver=self.solver_spec.name,
         )
 
+    def fast_arrays(
+        self, odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]] | None:
+        """Outcomes of a batch of auctions on one kernel call, or ``None``.
+
+        Mechanisms with a batched exact path for their model and solver (VCG and
+        Myerson under MNL with the ``"parametric"`` solver) return the arrays
+        ``(assignment, ctr, payments)``, each of shape ``(B, n_advertisers)``, for
+        validated ``bids`` of shape ``(B, n_advertisers)`` and MNL weights ``odds``
+        of shape ``(n, m)`` or ``(B, n, m)``. ``run`` uses it with ``B = 1`` and
+        :func:`aigc_auction.batch.run_batch` with the whole batch, so both give
+        identical outcomes. The default (``None``) means: use the generic path.
+        """
+        return None
+
     def _line(
         self, instance: Instance, coef: NDArray[np.float64], i: int, alloc: Allocation
     ) -> Line:
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
-        others = float(np.dot(np.delete(coef, i), np.delete(pi, i)))
+        shown = np.flatnonzero(pi > 0)
+        shown = shown[shown != i]  # coef may be -inf where nothing is shown
+        others = float(np.dot(coef[shown], pi[shown]))
         return Line(float(pi[i]), others, (alloc.assignment.tobytes(), alloc.order.tobytes()))
 
     def threshold_jumps(

@@ -10,9 +10,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..allocation import Allocation
 from ..instance import Instance
-from ..models import UserModel
+from ..models import MNL, UserModel
 from ..payments import payment_from_jumps
+from ..solvers.mnl_parametric import mnl_parametric
 from ..virtual_values import VirtualValue, check_prior
+from ._mnl_fast import myerson_arrays
 from .base import Mechanism
 
 __all__ = ["Myerson"]
@@ -109,12 +111,17 @@ class Myerson(Mechanism):
     ) -> NDArray[np.float64]:
         """Exact Myerson payments (threshold bids times CTR jumps)."""
         b = self.check_input(instance, bids)
+        fast = self.fast_arrays(instance.odds, instance.slots, b[None, :])
+        if fast is not None and (
+            allocation is None or np.array_equal(allocation.assignment, fast[0][0])
+        ):
+            return fast[2][0].copy()
         coef = self.coefficients(instance, b)
         alloc = allocation if allocation is not None else self._solve(instance, coef)
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         vv = self.virtual_values(instance.n_advertisers)
         pay = np.zeros(instance.n_advertisers)
-        for i in np.flatnonzero(pi > 0):
+        for i in np.flatnonzero(pi > 0).tolist():
             if self.solver_spec.affine_maximizer:
                 jumps = self.threshold_jumps(instance, coef, i, alloc)
                 zj = [
@@ -125,6 +132,19 @@ class Myerson(Mechanism):
             else:
                 pay[i] = self.black_box_payment(instance, b, i, lower=vv[i].reserve())
         return pay
+
+    def fast_arrays(
+        self, odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]] | None:
+        """Batched threshold payments under MNL with the parametric solver (else ``None``)."""
+        if not (
+            isinstance(self.model, MNL)
+            and self.solver_spec.func is mnl_parametric
+            and type(self).coefficients is Myerson.coefficients
+            and type(self).payments is Myerson.payments
+        ):
+            return None
+        return myerson_arrays(odds, slots, bids, self.virtual_values(bids.shape[1]))
 
     def _bid_threshold(
         self,
