@@ -294,6 +294,18 @@ def _find_smoke() -> Path:
                      "or pass --config")
 
 
+def _usable(model: str, registered: list[str]) -> bool:
+    """Whether ``model`` is registered with at least one solver."""
+    from .solvers import available_solvers
+
+    if model not in registered:
+        return False
+    try:
+        return bool(available_solvers(model))
+    except ValueError:
+        return False
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -312,7 +324,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
           "most 3 ads; values ~ U[0, 1], bids truthful")
     print("standalone CTR p[i, j] (rows: creatives, columns: positions):")
     print(np.array2string(ctr, precision=3, suppress_small=True))
-    models = [m for m in ("mnl", "cascade") if m in available_models()]
+    models = [m for m in ("mnl", "cascade") if _usable(m, available_models())]
     for model_name in models:
         model = get_model(model_name)
         for mech_name in ("vcg", "myerson"):

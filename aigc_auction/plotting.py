@@ -132,6 +132,10 @@ def _lines(df: pd.DataFrame, ax: Axes, *, x: str, y: str, hue: list[str]) -> Non
         (line,) = ax.plot(xs, m, marker="o", label=_label(key))
         ax.fill_between(xs, m - h, m + h, alpha=0.2, color=line.get_color(), linewidth=0)
     ax.set_xlabel(x.removeprefix("param_"))
+    if np.issubdtype(df[x].dtype, np.integer):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _bars(df: pd.DataFrame, ax: Axes, *, group: str, bar: str, y: str) -> None:
