@@ -340,9 +340,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     code = _sweep(config, out_dir, args)
     if code not in (0, 1):
         return code
-    from .plotting import plot_sweep
-
     import pandas as pd
+
+    from .plotting import plot_sweep
 
     written = plot_sweep(pd.read_parquet(out_dir / "results.parquet"),
                          out_dir / "figures")

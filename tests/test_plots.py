@@ -6,12 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
-from aigc_auction import plotting  # noqa: E402
-from aigc_auction.sweep import run_sweep  # noqa: E402
+from aigc_auction import plotting
+from aigc_auction.sweep import run_sweep
 
 CFG = {
     "seed": 2,
