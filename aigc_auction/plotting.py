@@ -116,7 +116,7 @@ def _mean_ci(df: pd.DataFrame, by: list[str], y: str) -> pd.DataFrame:
     return out
 
 
-def pd_is_integer(col: pd.Series) -> bool:
+def _is_integer(col: pd.Series) -> bool:
     """Whether a column holds integers (for integer axis ticks)."""
     from pandas.api.types import is_integer_dtype
 
@@ -139,7 +139,7 @@ def _lines(df: pd.DataFrame, ax: Axes, *, x: str, y: str, hue: list[str]) -> Non
         (line,) = ax.plot(xs, m, marker="o", label=_label(key))
         ax.fill_between(xs, m - h, m + h, alpha=0.2, color=line.get_color(), linewidth=0)
     ax.set_xlabel(x.removeprefix("param_"))
-    if pd_is_integer(df[x]):
+    if _is_integer(df[x]):
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
