@@ -3,8 +3,9 @@
 Times ``experiments/configs/smoke.toml`` in this process (1 worker), on a local
 process pool with 2 workers and on a Dask ``LocalCluster`` with 2 worker
 processes. Start-up (spawning workers and importing the library in them) is
-timed separately from the sweep itself (best of ``--repeat`` runs); the last column is the backend's total
-time relative to the 2-worker local pool, i.e. the overhead of Dask.
+timed separately from the sweep itself (best of ``--repeat`` runs); the last
+column is the backend's total time relative to the 2-worker local pool, i.e. the
+overhead of Dask.
 
 Run with ``python -m benchmarks sweep`` (``--config PATH`` for another config).
 """
