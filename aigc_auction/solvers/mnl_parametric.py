@@ -143,13 +143,35 @@ def _lsa_match(
     v: NDArray[np.float64], k: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Maximum-weight matching with at most ``k`` positive edges of ``v`` (n x m)."""
-    m = v.shape[1]
+    rows = np.flatnonzero((v > 0).any(axis=1))
+    return _lsa_rows(v[rows], rows, k)
+
+
+def _lsa_row(
+    odds: NDArray[np.float64], c: NDArray[np.float64], lam: float, k: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The matching step of one problem, touching only ads with ``c_i > lambda``."""
+    rows = np.flatnonzero(c > lam)
+    v = odds[rows]  # a copy: scaled in place
+    v *= (c[rows] - lam)[:, None]
+    if rows.size > k:  # top-k advertisers of every column suffice
+        kth = np.partition(v, rows.size - k, axis=0)[rows.size - k]
+        keep = np.flatnonzero(((v >= kth) & (v > 0)).any(axis=1))
+        if keep.size > v.shape[1] * k:  # ties at the k-th value: select exactly
+            top = np.argpartition(-v[keep], k - 1, axis=0)[:k]
+            keep = keep[np.unique(top)]
+        rows, v = rows[keep], v[keep]
+    return _lsa_rows(v, rows, k)
+
+
+def _lsa_rows(
+    sub: NDArray[np.float64], rows: NDArray[np.int64], k: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    m = sub.shape[1]
     ads = np.full(k, -1, dtype=np.int64)
     pos = np.full(k, -1, dtype=np.int64)
-    rows = np.flatnonzero((v > 0).any(axis=1))
     if rows.size == 0:
         return ads, pos
-    sub = v[rows]
     if rows.size > k:  # top-k advertisers of every column suffice
         top = np.argpartition(-sub, k - 1, axis=0)[:k]
         keep = np.unique(top)
@@ -264,10 +286,7 @@ def solve_parametric(
             ads = np.empty((active.size, k), dtype=np.int64)
             pos = np.empty((active.size, k), dtype=np.int64)
             for r, row in enumerate(active):
-                v = _weights(
-                    (od if shared else od[r])[None], coef[row][None], lam[row][None]
-                )[0]
-                ads[r], pos[r] = _lsa_match(v, k)
+                ads[r], pos[r] = _lsa_row(od if shared else od[r], coef[row], lam[row], k)
         val, _ = pairs_value(od, coef[active], ads, pos)
         prev = best_val[active]
         accept = val >= prev - ACCEPT_RTOL * np.abs(prev)
