@@ -167,7 +167,7 @@ def test_warm_start_does_not_change_the_optimum() -> None:
         rng = np.random.default_rng(seed)
         drop = rng.random(ads.shape) < 0.5  # a feasible sub-allocation as the hint
         hint = (np.where(drop, -1, ads), np.where(drop, -1, pos))
-        a2, p2, v2 = solve_parametric(inst.odds, coef[None], inst.slots, hint=hint)
+        *_, v2 = solve_parametric(inst.odds, coef[None], inst.slots, hint=hint)
         assert v2[0] == pytest.approx(val[0], rel=1e-12)
 
 
