@@ -62,7 +62,7 @@ class BaselineVCG(aa.VCG):
     def _solve(self, instance: Instance, coef: NDArray[np.float64]) -> Allocation:
         return _baseline_solve(instance, coef, self.model)
 
-    def fast_arrays(self, *args: Any) -> None:  # type: ignore[override]
+    def fast_arrays(self, *args: Any) -> None:
         return None
 
 
@@ -72,5 +72,5 @@ class BaselineMyerson(aa.Myerson):
     def _solve(self, instance: Instance, coef: NDArray[np.float64]) -> Allocation:
         return _baseline_solve(instance, coef, self.model)
 
-    def fast_arrays(self, *args: Any) -> None:  # type: ignore[override]
+    def fast_arrays(self, *args: Any) -> None:
         return None

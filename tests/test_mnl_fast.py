@@ -143,9 +143,9 @@ def test_matching_kernels_are_maximum_weight_matchings() -> None:
         v = rng.normal(size=(n, m))
         best = 0.0
         for s in range(1, min(n, m, k) + 1):
-            for ads in permutations(range(n), s):
-                for pos in permutations(range(m), s):
-                    ww = v[list(ads), list(pos)]
+            for rows in permutations(range(n), s):
+                for cols in permutations(range(m), s):
+                    ww = v[list(rows), list(cols)]
                     if np.all(ww > 0):
                         best = max(best, float(ww.sum()))
         ads, pos = enum_match(v[None], k)
@@ -210,12 +210,12 @@ def test_property_optimal_on_small_instances(n: int, m: int, seed: int) -> None:
 
 
 class GenericVCG(aa.VCG):
-    def fast_arrays(self, *args: object) -> None:  # type: ignore[override]
+    def fast_arrays(self, *args: object) -> None:
         return None
 
 
 class GenericMyerson(aa.Myerson):
-    def fast_arrays(self, *args: object) -> None:  # type: ignore[override]
+    def fast_arrays(self, *args: object) -> None:
         return None
 
 
