@@ -21,7 +21,7 @@ from .batch import BatchArrays, run_batch, run_batch_arrays
 from .exceptions import AuctionError, SolverError, SweepError
 from .instance import Instance
 from .mechanisms import VCG, Mechanism, Myerson, available_mechanisms, get_mechanism
-from .models import MNL, UserModel, available_models, get_model
+from .models import MNL, Cascade, UserModel, available_models, get_model
 from .outcome import Outcome
 from .payments import envelope_breakpoints, monotone_payment
 from .solvers import SolverSpec, available_solvers, get_solver
@@ -42,6 +42,7 @@ __all__ = [
     "Allocation",
     "AuctionError",
     "BatchArrays",
+    "Cascade",
     "Instance",
     "Mechanism",
     "MisreportResult",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .base import UserModel
+from .cascade import Cascade
 from .mnl import MNL
 
-__all__ = ["MNL", "UserModel", "available_models", "get_model", "register_model"]
+__all__ = ["MNL", "Cascade", "UserModel", "available_models", "get_model", "register_model"]
 
 _MODELS: dict[str, type[UserModel]] = {}
 
@@ -41,3 +42,4 @@ def get_model(name: str, **params: Any) -> UserModel:
 
 
 register_model(MNL)
+register_model(Cascade)
