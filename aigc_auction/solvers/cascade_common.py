@@ -234,7 +234,7 @@ def reach_and_suffix(
     ``R[t] (a - (1 - q) V[t])``.
     """
     L = value.size
-    reach = np.cumprod(np.concatenate(([1.0], cont)))
+    reach = np.cumprod(np.concatenate(([1.0], cont))).astype(np.float64)
     suffix = np.zeros(L + 1)
     for t in range(L - 1, -1, -1):
         suffix[t] = value[t] + cont[t] * suffix[t + 1]

@@ -139,7 +139,7 @@ def _subset_dp(
     for k in range(ads.size - 1, -1, -1):
         i = ads[k]
         new = h.copy()
-        for j in np.flatnonzero(keep[i]):
+        for j in np.flatnonzero(keep[i]).tolist():
             idx = with_j[j]
             with np.errstate(invalid="ignore"):  # 0 * -inf: never stored
                 cand = t.value[i, j] + t.cont[i, j] * h[idx ^ (1 << j)]
@@ -151,10 +151,10 @@ def _subset_dp(
     best = int(np.argmax(h))  # first maximum: the smallest mask
     assignment = np.full(n, -1, dtype=np.int64)
     if h[best] > 0.0:
-        mask = best
+        mask = int(best)
         for k in range(ads.size):
             j = int(choice[k, mask])
             if j >= 0:
                 assignment[ads[k]] = j
-                mask ^= 1 << j
+                mask = mask ^ (1 << j)
     return finalize(instance, coef, cm, assignment, solver)

@@ -53,7 +53,8 @@ def improve_sequence(
     pool: PairPool, chosen: NDArray[np.int64], slots: int, n: int, m: int
 ) -> NDArray[np.int64]:
     """Best-improvement local search from ``chosen`` (indices into ``pool``)."""
-    index = {(int(r), int(c)): e for e, (r, c) in enumerate(zip(pool.rows, pool.cols))}
+    pairs = zip(pool.rows.tolist(), pool.cols.tolist(), strict=True)
+    index = {(r, c): e for e, (r, c) in enumerate(pairs)}
 
     def value(seq: NDArray[np.int64]) -> float:
         return sequence_value(pool.value[seq], pool.cont[seq])
