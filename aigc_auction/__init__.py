@@ -15,7 +15,7 @@ Examples
 [0, 1, -1]
 """
 
-from . import solvers  # noqa: F401  (registers the solvers)
+from . import generators, solvers  # noqa: F401  (solvers: registers them)
 from .allocation import Allocation, allocation_violations, check_allocation
 from .batch import BatchArrays, run_batch, run_batch_arrays
 from .exceptions import AuctionError, SolverError, SweepError
