@@ -121,12 +121,14 @@ def optimal_reading_order(
     [2, 1, 0]
     """
     pos = np.asarray(positions, dtype=np.int64).reshape(-1)
-    key = reading_order_key(value, continuation).reshape(-1)
-    if key.shape != pos.shape:
+    a = np.asarray(value, dtype=np.float64).reshape(-1)
+    q = np.asarray(continuation, dtype=np.float64).reshape(-1)
+    if not a.shape == q.shape == pos.shape:
         raise ValueError(
             "`value`, `continuation` and `positions` must have the same length; "
-            f"got {key.shape} and {pos.shape}"
+            f"got {a.size}, {q.size} and {pos.size}"
         )
+    key = reading_order_key(a, q)
     return pos[np.lexsort((pos, -key))]
 
 

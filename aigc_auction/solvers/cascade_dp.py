@@ -122,7 +122,7 @@ def _subset_dp(
     n, m = instance.shape
     ads = np.flatnonzero(keep.any(axis=1))
     gc, _ = cm.continuation_params(n)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         ad_key = np.where(gc < 1.0, np.where(coef > 0, coef, 0.0) / (1.0 - gc), np.inf)
     ads = ads[np.lexsort((ads, -ad_key[ads]))]  # reading order of the advertisers
     size = 1 << m

@@ -60,6 +60,8 @@ def improve_sequence(
         return sequence_value(pool.value[seq], pool.cont[seq])
 
     chosen = np.sort(np.asarray(chosen, dtype=np.int64))
+    if pool.rows.size == 0:
+        return chosen
     current = value(chosen)
     for _ in range(MAX_ROUNDS):
         best, best_seq = current, chosen

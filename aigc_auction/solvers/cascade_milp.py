@@ -30,6 +30,7 @@ read from ``x``, checked, and its value recomputed from the model.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -98,7 +99,9 @@ def _solve(
     if backend == "highs":
         solver = pulp.HiGHS(msg=False, gapRel=MIP_GAP, gapAbs=MIP_GAP)
     else:
-        solver = pulp.PULP_CBC_CMD(msg=False, gapRel=MIP_GAP, gapAbs=MIP_GAP)
+        with warnings.catch_warnings():  # PuLP 3.3 deprecates the bundled CBC
+            warnings.simplefilter("ignore", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(msg=False, gapRel=MIP_GAP, gapAbs=MIP_GAP)
     status = prob.solve(solver)
     if pulp.LpStatus[status] != "Optimal":
         raise SolverError(f"solver {name!r} failed with status {pulp.LpStatus[status]}")
