@@ -98,9 +98,9 @@ def test_solver_selection_follows_the_parameters() -> None:
     assert "subset_dp" not in aa.available_solvers(aa.Cascade(order="fixed"))
     with pytest.raises(ValueError, match="`solver` must be one of"):
         aa.VCG(aa.Cascade(order="fixed"), solver="subset_dp")
-    with pytest.raises(ValueError, match="continue_after_skip == 1"):
+    with pytest.raises(ValueError, match=r"continue_after_skip == 1"):
         cascade_subset_dp(aa.Instance(ctr=[[0.5]]), np.ones(1), aa.Cascade(order="fixed"))
-    with pytest.raises(TypeError, match="`model` must be an aigc_auction.Cascade"):
+    with pytest.raises(TypeError, match=r"`model` must be an aigc_auction\.Cascade"):
         cascade_milp(aa.Instance(ctr=[[0.5]]), np.ones(1), aa.MNL())
     for name in ("greedy", "local_search"):
         spec = aa.get_solver(aa.Cascade(), name)
@@ -142,7 +142,8 @@ def test_approximations_are_feasible_and_never_beat_the_optimum(name: str) -> No
     solve = APPROX[name]
     for k in range(60):
         inst, coef = random_case(rng, max_n=6, max_m=4)
-        model = random_model(rng, FAMILIES[k % 4], inst.n_advertisers, ("optimized", "fixed")[k % 2])
+        order = ("optimized", "fixed")[k % 2]
+        model = random_model(rng, FAMILIES[k % 4], inst.n_advertisers, order)
         alloc = solve(inst, coef, model)
         assert aa.is_feasible(inst, alloc.assignment, alloc.order)
         assert alloc.order.tolist() == model.reading_order(inst, alloc.assignment, coef).tolist()
