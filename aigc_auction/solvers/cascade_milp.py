@@ -30,7 +30,6 @@ read from ``x``, checked, and its value recomputed from the model.
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +44,7 @@ from .cascade_common import (
     finalize,
     stage_order,
 )
+from .common import pulp_solver
 from .registry import register_solver
 
 if TYPE_CHECKING:
@@ -96,13 +96,7 @@ def _solve(
                 prob += pulp.lpSum(x[t] for t in members) <= 1
     if rows.size > instance.slots:
         prob += pulp.lpSum(x) <= instance.slots
-    if backend == "highs":
-        solver = pulp.HiGHS(msg=False, gapRel=MIP_GAP, gapAbs=MIP_GAP)
-    else:
-        with warnings.catch_warnings():  # PuLP 3.3 deprecates the bundled CBC
-            warnings.simplefilter("ignore", DeprecationWarning)
-            solver = pulp.PULP_CBC_CMD(msg=False, gapRel=MIP_GAP, gapAbs=MIP_GAP)
-    status = prob.solve(solver)
+    status = prob.solve(pulp_solver(backend, gapRel=MIP_GAP, gapAbs=MIP_GAP))
     if pulp.LpStatus[status] != "Optimal":
         raise SolverError(f"solver {name!r} failed with status {pulp.LpStatus[status]}")
     xv = np.array([v.value() or 0.0 for v in x])

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import SolverError
 from ..instance import Instance
 
-__all__ = ["TIE_RTOL", "candidate_mask", "matching_from_pairs", "nonnegligible_gain"]
+__all__ = [
+    "TIE_RTOL",
+    "candidate_mask",
+    "matching_from_pairs",
+    "nonnegligible_gain",
+    "pulp_solver",
+]
 
 #: Relative tolerance under which two objective values count as tied.
 TIE_RTOL = 1e-12
@@ -45,3 +56,50 @@ def matching_from_pairs(
         )
     a[rows] = cols
     return a
+
+
+_HIGHS_BANNER_SILENCED = False
+
+
+def _silence_highs_banner() -> None:
+    """Construct one ``highspy.Highs`` with stdout closed at the file-descriptor level.
+
+    HiGHS prints a copyright banner from C++ the first time a solver object is
+    built in a process, whatever its options; that would garble tables, doctests
+    and CLI output. Later objects print nothing, so one silent construction is
+    enough.
+    """
+    global _HIGHS_BANNER_SILENCED
+    if _HIGHS_BANNER_SILENCED:
+        return
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _HIGHS_BANNER_SILENCED = True
+
+
+def pulp_solver(backend: str, **options: Any) -> Any:
+    """A quiet PuLP solver object: ``"highs"`` (highspy) or ``"cbc"`` (bundled CBC).
+
+    ``options`` go to the PuLP constructor (e.g. ``gapRel``). PuLP 3 flags its
+    bundled CBC as deprecated (PuLP 4 moves it to an extra, hence the ``< 4``
+    pin); it is the backend this project promises, so the warning is silenced.
+    """
+    import pulp
+
+    if backend == "highs":
+        _silence_highs_banner()
+        return pulp.HiGHS(msg=False, **options)
+    if backend == "cbc":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return pulp.PULP_CBC_CMD(msg=False, **options)
+    raise ValueError(f"`backend` must be 'highs' or 'cbc'; got {backend!r}")

@@ -21,7 +21,6 @@ CBC (``"pulp_cbc"``) or HiGHS (``"pulp_highs"``).
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +31,7 @@ from scipy.optimize import linprog
 from ..allocation import Allocation
 from ..exceptions import SolverError
 from ..instance import Instance
-from .common import candidate_mask, matching_from_pairs
+from .common import candidate_mask, matching_from_pairs, pulp_solver
 from .registry import register_solver
 
 if TYPE_CHECKING:
@@ -148,15 +147,7 @@ def _pulp_solve(
     for vs in by_col.values():
         prob += pulp.lpSum(vs) <= y0
     prob += pulp.lpSum(y) <= instance.slots * y0
-    if backend == "cbc":
-        with warnings.catch_warnings():
-            # PuLP 3 flags its bundled CBC as deprecated (PuLP 4 moves it to an
-            # extra); it is the backend this project promises, so keep it quiet.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            solver = pulp.PULP_CBC_CMD(msg=False)
-    else:
-        solver = pulp.HiGHS(msg=False)
-    status = prob.solve(solver)
+    status = prob.solve(pulp_solver(backend))
     if pulp.LpStatus[status] != "Optimal":
         raise SolverError(f"solver {name!r} failed with status {pulp.LpStatus[status]}")
     yv = np.array([v.value() or 0.0 for v in y])
