@@ -219,9 +219,11 @@ def _sweep(config: str | Path, out: str | Path, args: argparse.Namespace) -> int
         cfg = load_config(config)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"invalid config {str(config)!r}: {exc}") from None
+    allocs = cfg.n_tasks * cfg.allocations_per_task
+    extra = f" + {allocs} allocations (no payments)" if allocs else ""
     print(f"sweep {cfg.name!r}: {cfg.n_points} grid point(s) x {cfg.replicates} "
           f"replicate(s) = {cfg.n_tasks} tasks, {cfg.n_tasks * cfg.auctions_per_task} "
-          f"auctions -> {out}", flush=True)
+          f"auctions{extra} -> {out}", flush=True)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     backend = None
     try:

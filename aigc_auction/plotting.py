@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .sweep.config import ALLOC_PREFIX
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -193,12 +195,21 @@ def plot_metric(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Notes
+    -----
+    Rows where ``y`` is NaN are left out, so the allocator rows of a sweep
+    (``mechanism = "alloc:<solver>"``, no payments, NaN revenue) do not appear
+    in revenue plots.
     """
     hue = list(hue)
     _check(df, [y, *hue, "design_model", "true_model"])
     data = _own_model(df) if own_model else df
     if data.empty:
         raise ValueError("`df` has no rows evaluated under their own design model")
+    data = data[data[y].notna()]
+    if data.empty:
+        raise ValueError(f"`df` has no rows with a value of {y!r}")
     col = _resolve_x(data, x)
     ax = _axes(ax)
     if col is None:
@@ -257,7 +268,7 @@ def plot_models(df: pd.DataFrame, *, y: str = "revenue", ax: Axes | None = None)
     """
     _check(df, [y, "mechanism", "design_model", "true_model"])
     data = _own_model(df)
-    data = data[data["design_model"] != "separable"]
+    data = data[(data["design_model"] != "separable") & data[y].notna()]
     if data.empty:
         raise ValueError("`df` has no rows evaluated under their own design model")
     ax = _axes(ax)
@@ -337,8 +348,10 @@ def plot_approx_ratio(df: pd.DataFrame, *, x: str | None = None, y: str = "appro
     """Approximation ratios of the allocation solvers, one line per solver.
 
     ``approx_ratio`` is the objective the mechanism's solver achieved (welfare
-    for VCG, virtual welfare for Myerson) over the exact optimum; pass
-    ``y="efficiency"`` or ``y="revenue"`` for the other metrics.
+    for VCG, virtual welfare for Myerson) over the exact optimum; for an
+    allocator's rows (``mechanism = "alloc:<solver>"``) its welfare over the
+    optimal welfare under the design model. Pass ``y="efficiency"`` or
+    ``y="revenue"`` for the other metrics.
 
     Returns
     -------
@@ -356,9 +369,11 @@ def plot_sweep(
 ) -> list[Path]:
     """Write the figures that apply to this sweep to the folder ``out``.
 
-    ``welfare`` and ``revenue`` always; ``models`` with several design models;
-    ``misspecification`` when outcomes are evaluated under other models;
-    ``separable`` with baselines; ``approx_ratio`` when a solver is inexact.
+    ``welfare`` always; ``revenue`` when some rows have prices (allocator rows
+    have none); ``models`` with several design models; ``misspecification``
+    when outcomes are evaluated under other models; ``separable`` with
+    baselines; ``approx_ratio`` when a solver is inexact or the sweep has
+    allocators.
     Uses :class:`matplotlib.figure.Figure` directly (no pyplot, no display).
 
     Returns
@@ -374,18 +389,20 @@ def plot_sweep(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     designs = set(df["design_model"]) - {"separable"}
-    jobs: list[tuple[str, Any]] = [
-        ("welfare", lambda ax: plot_welfare(df, x=x, ax=ax)),
-        ("revenue", lambda ax: plot_revenue(df, x=x, ax=ax)),
-        ("efficiency", lambda ax: plot_efficiency(df, x=x, ax=ax)),
-    ]
+    jobs: list[tuple[str, Any]] = [("welfare", lambda ax: plot_welfare(df, x=x, ax=ax))]
+    if "revenue" in df and _own_model(df)["revenue"].notna().any():
+        jobs.append(("revenue", lambda ax: plot_revenue(df, x=x, ax=ax)))
+    jobs.append(("efficiency", lambda ax: plot_efficiency(df, x=x, ax=ax)))
     if len(designs) > 1:
         jobs.append(("models", lambda ax: plot_models(df, ax=ax)))
     if (df["design_model"] != df["true_model"]).any() and len(set(df["true_model"])) > 1:
         jobs.append(("misspecification", lambda ax: plot_misspecification(df, ax=ax)))
     if (df["design_model"] == "separable").any():
         jobs.append(("separable", lambda ax: plot_separable_loss(df, x=x, ax=ax)))
-    if "approx_ratio" in df and (df["approx_ratio"].dropna() < 1 - 1e-12).any():
+    allocators = df["mechanism"].astype(str).str.startswith(ALLOC_PREFIX).any()
+    if "approx_ratio" in df and (
+        allocators or (df["approx_ratio"].dropna() < 1 - 1e-12).any()
+    ):
         jobs.append(("approx_ratio", lambda ax: plot_approx_ratio(df, x=x, ax=ax)))
     written = []
     for name, draw in jobs:

@@ -15,7 +15,7 @@ Examples
 """
 
 from .baseline import rank1_fit, separable_auction
-from .config import BASELINES, MARKET_DEFAULTS, SweepConfig, load_config
+from .config import ALLOC_PREFIX, BASELINES, MARKET_DEFAULTS, SweepConfig, load_config
 from .executors import (
     Backend,
     DaskBackend,
@@ -37,6 +37,7 @@ from .tasks import (
 )
 
 __all__ = [
+    "ALLOC_PREFIX",
     "BASELINES",
     "MARKET_DEFAULTS",
     "RESULT_COLUMNS",

@@ -7,6 +7,11 @@ Every setting of a market lives in one flat namespace of *settings* (see
 ``"solver.<model>"`` (from ``[solvers]``). ``[grid]`` lists values for any of
 them; the sweep runs the Cartesian product, and each swept setting becomes a
 ``param_<setting>`` column (dots replaced by underscores).
+
+``allocators`` adds allocation rules evaluated on their own, without payments
+(rows ``mechanism = "alloc:<solver>"``): the way to measure heuristics such as
+the cascade ``greedy`` and ``local_search`` rules, which mechanisms refuse
+because they are not monotone.
 """
 
 from __future__ import annotations
@@ -25,10 +30,20 @@ from .. import generators as gen
 from ..mechanisms import available_mechanisms
 from ..models import available_models
 
-__all__ = ["BASELINES", "MARKET_DEFAULTS", "SweepConfig", "fingerprint_of", "load_config"]
+__all__ = [
+    "ALLOC_PREFIX",
+    "BASELINES",
+    "MARKET_DEFAULTS",
+    "SweepConfig",
+    "fingerprint_of",
+    "load_config",
+]
 
 #: Classic baselines that can be added to every task (``baselines = [...]``).
 BASELINES = ("separable_vcg", "separable_gsp")
+
+#: ``mechanism`` column of an allocator's rows: ``ALLOC_PREFIX + solver``.
+ALLOC_PREFIX = "alloc:"
 
 #: Market settings every config has (generator parameters come on top).
 MARKET_DEFAULTS: dict[str, Any] = {
@@ -45,7 +60,7 @@ MARKET_DEFAULTS: dict[str, Any] = {
 
 _TOP_KEYS = {
     "name", "seed", "replicates", "mechanisms", "models", "true_models",
-    "baselines", "market", "params", "solvers", "grid",
+    "baselines", "allocators", "market", "params", "solvers", "grid",
 }
 
 Scalar = bool | int | float | str
@@ -116,6 +131,11 @@ class SweepConfig:
         Models every outcome is evaluated under (default: ``models``).
     baselines : tuple of str
         Classic baselines from :data:`BASELINES`.
+    allocators : tuple of (str, tuple of str) pairs
+        ``(design model, solver names)``: allocation rules run on their own (no
+        payments), one ``"alloc:<solver>"`` row group each. From the config key
+        ``allocators``, a list (every design model) or a table
+        ``{model: [solvers]}``.
     settings : tuple of (str, scalar) pairs
         Defaults of every setting (market, ``model.param``, ``solver.model``).
     grid : tuple of (str, tuple of scalars) pairs
@@ -146,6 +166,7 @@ class SweepConfig:
     models: tuple[str, ...] = ("mnl",)
     true_models: tuple[str, ...] = ("mnl",)
     baselines: tuple[str, ...] = ()
+    allocators: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     settings: tuple[tuple[str, Scalar | None], ...] = field(default=())
     grid: tuple[tuple[str, tuple[Scalar, ...]], ...] = field(default=())
 
@@ -176,9 +197,13 @@ class SweepConfig:
         reps = data.get("replicates", 1)
         if isinstance(reps, bool) or not isinstance(reps, numbers.Integral) or reps < 1:
             raise _err("replicates", f"must be a positive integer; got {reps!r}")
-        mechs = _name_list(data.get("mechanisms", ["vcg", "myerson"]), "mechanisms",
-                           available_mechanisms())
         models = _name_list(data.get("models", ["mnl"]), "models", available_models())
+        allocators = _allocators(data.get("allocators", []), models)
+        mech_in = data.get("mechanisms", ["vcg", "myerson"])
+        if allocators and isinstance(mech_in, list | tuple) and not mech_in:
+            mechs: tuple[str, ...] = ()  # allocators only: nothing is priced
+        else:
+            mechs = _name_list(mech_in, "mechanisms", available_mechanisms())
         true_models = _name_list(data.get("true_models", list(models)), "true_models",
                                  available_models())
         baselines = data.get("baselines", [])
@@ -257,7 +282,7 @@ class SweepConfig:
         cfg = cls(
             name=name, seed=int(seed), replicates=int(reps), mechanisms=mechs,
             models=models, true_models=true_models, baselines=baselines,
-            settings=tuple(settings.items()), grid=tuple(grid),
+            allocators=allocators, settings=tuple(settings.items()), grid=tuple(grid),
         )
         cfg.validate_points()
         return cfg
@@ -297,6 +322,8 @@ class SweepConfig:
             "market": market, "params": params, "solvers": solvers,
             "grid": {k: list(v) for k, v in self.grid},
         }
+        if self.allocators:  # absent when unused: older output folders keep their stamp
+            out["allocators"] = {model: list(names) for model, names in self.allocators}
         return out
 
     def fingerprint(self) -> str:
@@ -323,6 +350,20 @@ class SweepConfig:
     def auctions_per_task(self) -> int:
         """Mechanism runs per task: ``len(mechanisms) * len(models) + len(baselines)``."""
         return len(self.mechanisms) * len(self.models) + len(self.baselines)
+
+    @property
+    def allocations_per_task(self) -> int:
+        """Allocator runs per task (no payments): one per (design model, allocator)."""
+        return sum(len(names) for _, names in self.allocators)
+
+    @property
+    def rows_per_task(self) -> int:
+        """Result rows of one task: every run, evaluated under every true model."""
+        return (self.auctions_per_task + self.allocations_per_task) * len(self.true_models)
+
+    def allocators_for(self, model: str) -> tuple[str, ...]:
+        """The allocators run for design model ``model`` (possibly none)."""
+        return dict(self.allocators).get(model, ())
 
     def grid_values(self, point: int) -> dict[str, Scalar]:
         """The swept settings of grid point ``point`` (row-major over the grid)."""
@@ -368,6 +409,46 @@ class SweepConfig:
         """Keyword parameters of user model ``model`` at these settings."""
         prefix = f"{model}."
         return {k[len(prefix):]: v for k, v in settings.items() if k.startswith(prefix)}
+
+
+def _allocators(value: Any, models: tuple[str, ...]
+                ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Validate ``allocators``: a list of solver names (for every design model) or a
+    table ``{model: [solver names]}``; returns ``(model, names)`` pairs in
+    ``models`` order. Whether each name is a solver of its model is checked per
+    grid point (solvers can depend on model parameters)."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, Mapping):
+        table = dict(value)
+        for model in table:
+            if model not in models:
+                raise _err(f"allocators.{model}", f"names a model not in `models` "
+                           f"({list(models)})")
+    elif isinstance(value, list | tuple):
+        table = {model: value for model in models} if value else {}
+    else:
+        raise TypeError("`allocators` must be a list of solver names or a table "
+                        f"{{model = [solver names]}}; got {value!r}")
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for model in models:
+        if model not in table:
+            continue
+        key = f"allocators.{model}" if isinstance(value, Mapping) else "allocators"
+        names = table[model]
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list | tuple) or not names:
+            raise _err(key, f"must be a non-empty list of solver names; got {names!r}")
+        seen: list[str] = []
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(f"`{key}` must hold solver name strings; got {name!r}")
+            if name in seen:
+                raise _err(key, f"lists {name!r} twice")
+            seen.append(name)
+        out.append((model, tuple(seen)))
+    return tuple(out)
 
 
 def fingerprint_of(data: Mapping[str, Any]) -> str:

@@ -7,6 +7,11 @@ do not depend on which process runs it, when, or next to which other tasks.
 The market is drawn from ``numpy.random.default_rng(seed)``: first the CTR matrix,
 then the values (truthful bids). Every mechanism sees the same market (common
 random numbers), which makes the comparisons paired.
+
+Besides mechanisms, a task runs the config's *allocators*: an allocation solver
+maximising welfare (coefficients = values) under a design model, with no
+payments. Their rows have ``mechanism = "alloc:<solver>"``, NaN revenue and
+``approx_ratio`` = welfare reached / optimal welfare under the design model.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ from numpy.typing import NDArray
 
 from .. import generators as gen
 from .._validation import check_int
+from ..allocation import Allocation
 from ..instance import Instance
 from ..mechanisms import Mechanism, get_mechanism
 from ..models import UserModel, get_model
 from ..outcome import Outcome
-from ..solvers import get_solver
+from ..solvers import SolverSpec, get_solver
 from .baseline import separable_auction
-from .config import SweepConfig
+from .config import ALLOC_PREFIX, SweepConfig
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -86,6 +92,8 @@ class PointSpec:
     design_models: Mapping[str, UserModel]
     true_models: Mapping[str, UserModel]
     mechanisms: tuple[tuple[str, Mechanism], ...]
+    #: ``(design model, solver)`` of every allocator, in config order.
+    allocators: tuple[tuple[str, SolverSpec], ...] = ()
 
 
 def build_point(cfg: SweepConfig, settings: Mapping[str, Any]) -> PointSpec:
@@ -119,11 +127,19 @@ def build_point(cfg: SweepConfig, settings: Mapping[str, Any]) -> PointSpec:
                 (model_name, get_mechanism(mech_name, models[model_name], solver=solver,
                                            **extra))
             )
+    allocs: list[tuple[str, SolverSpec]] = []
+    for model_name, names in cfg.allocators:
+        for name in names:
+            try:
+                allocs.append((model_name, get_solver(models[model_name], name)))
+            except ValueError as exc:
+                raise ValueError(f"`allocators` entry {name!r} for model {model_name!r}: "
+                                 f"{exc}") from None
     return PointSpec(
         settings=s, prior=prior, generator=kind, generator_params=gparams,
         design_models={k: models[k] for k in cfg.models},
         true_models={k: models[k] for k in cfg.true_models},
-        mechanisms=tuple(mechs),
+        mechanisms=tuple(mechs), allocators=tuple(allocs),
     )
 
 
@@ -157,23 +173,26 @@ def make_market(
 
 
 def _evaluate(
-    out: Outcome,
+    out: Outcome | Allocation,
+    own_ctr: NDArray[np.float64],
+    price_per_click: NDArray[np.float64] | None,
     inst: Instance,
     values: NDArray[np.float64],
     design: str,
     true_models: Mapping[str, UserModel],
     optimum: Mapping[str, float],
 ) -> list[dict[str, Any]]:
+    """Rows of one allocation under every true model (NaN revenue without prices)."""
     rows = []
-    ppc = out.price_per_click
     for true_name, model in true_models.items():
-        pi = out.ctr if true_name == design else model.ctr(inst, out.assignment, out.order)
+        pi = own_ctr if true_name == design else model.ctr(inst, out.assignment, out.order)
         welfare = float(np.dot(values, pi))
         opt = optimum[true_name]
+        revenue = float("nan") if price_per_click is None else float(np.dot(price_per_click, pi))
         rows.append({
             "true_model": true_name,
             "welfare": welfare,
-            "revenue": float(np.dot(ppc, pi)),
+            "revenue": revenue,
             "optimal_welfare": opt,
             "efficiency": welfare / opt if opt > 0 else float("nan"),
             "shown_ads": int(np.count_nonzero(out.assignment >= 0)),
@@ -186,8 +205,8 @@ def run_task(cfg: SweepConfig, task: int, *, root: int | np.random.SeedSequence
              ) -> list[dict[str, Any]]:
     """All result rows of task ``task`` (see :data:`RESULT_COLUMNS`), in a fixed order.
 
-    Rows are ordered by design model, then mechanism (config order), then the
-    baselines, and within each by true model.
+    Rows are ordered by design model, within it the mechanisms then the
+    allocators (config order), then the baselines, and within each by true model.
     """
     point, rep = divmod(int(task), cfg.replicates)
     spec = _cached_point(cfg, point)
@@ -201,30 +220,64 @@ def run_task(cfg: SweepConfig, task: int, *, root: int | np.random.SeedSequence
     for key, col in zip((k for k, _ in cfg.grid), cfg.param_columns, strict=True):
         head[col] = spec.settings[key]
     rows: list[dict[str, Any]] = []
-    for design, mech in spec.mechanisms:
-        t0 = time.perf_counter()
-        out = mech.run(inst, values)
-        elapsed = time.perf_counter() - t0
-        ratio = 1.0
-        if not mech.solver_spec.exact:
-            model = mech.model
-            coef = mech.coefficients(inst, values)
-            best = get_solver(model, None).func(inst, coef, model).value
-            got = model.objective(inst, coef, out.assignment, out.order)
-            ratio = got / best if best > 0 else 1.0
-        for r in _evaluate(out, inst, values, design, spec.true_models, optimum):
-            rows.append({**head, "mechanism": mech.name, "solver": out.solver,
-                         "design_model": design, **r, "approx_ratio": ratio,
-                         "solver_time": elapsed})
+    for design_name in cfg.models:
+        for design, mech in spec.mechanisms:
+            if design != design_name:
+                continue
+            t0 = time.perf_counter()
+            out = mech.run(inst, values)
+            elapsed = time.perf_counter() - t0
+            ratio = 1.0
+            if not mech.solver_spec.exact:
+                coef = mech.coefficients(inst, values)
+                ratio = _ratio(mech.model, inst, coef, out.assignment, out.order)
+            for r in _evaluate(out, out.ctr, out.price_per_click, inst, values, design,
+                               spec.true_models, optimum):
+                rows.append({**head, "mechanism": mech.name, "solver": out.solver,
+                             "design_model": design, **r, "approx_ratio": ratio,
+                             "solver_time": elapsed})
+        for design, solver in spec.allocators:
+            if design != design_name:
+                continue
+            model = spec.design_models[design]
+            t0 = time.perf_counter()
+            alloc = solver.func(inst, values, model)
+            elapsed = time.perf_counter() - t0
+            ratio = 1.0
+            if not solver.exact:
+                best = optimum.get(design)  # same model object, same default solver
+                ratio = _ratio(model, inst, values, alloc.assignment, alloc.order, best)
+            own = model.ctr(inst, alloc.assignment, alloc.order)
+            for r in _evaluate(alloc, own, None, inst, values, design, spec.true_models,
+                               optimum):
+                rows.append({**head, "mechanism": ALLOC_PREFIX + solver.name,
+                             "solver": solver.name, "design_model": design, **r,
+                             "approx_ratio": ratio, "solver_time": elapsed})
     for base in cfg.baselines:
         t0 = time.perf_counter()
         out = separable_auction(inst, values, pricing=base.split("_", 1)[1])
         elapsed = time.perf_counter() - t0
-        for r in _evaluate(out, inst, values, "separable", spec.true_models, optimum):
+        for r in _evaluate(out, out.ctr, out.price_per_click, inst, values, "separable",
+                           spec.true_models, optimum):
             rows.append({**head, "mechanism": base, "solver": out.solver,
                          "design_model": "separable", **r, "approx_ratio": float("nan"),
                          "solver_time": elapsed})
     return rows
+
+
+def _ratio(
+    model: UserModel,
+    inst: Instance,
+    coef: NDArray[np.float64],
+    assignment: NDArray[np.int64],
+    order: NDArray[np.int64],
+    best: float | None = None,
+) -> float:
+    """Objective of an allocation over the exact optimum (1 when the optimum is 0)."""
+    if best is None:
+        best = get_solver(model, None).func(inst, coef, model).value
+    got = model.objective(inst, coef, assignment, order)
+    return float(got / best) if best > 0 else 1.0
 
 
 @dataclass(frozen=True)
