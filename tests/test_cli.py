@@ -188,6 +188,7 @@ def test_demo_prints_auctions_and_runs_a_sweep(config, tmp_path, capsys):
                  "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "VCG under MNL()" in text and "MYERSON under MNL()" in text
+    assert "VCG under Cascade(" in text and "MYERSON under Cascade(" in text
     assert "summary" in text and str(out) in text
     assert (out / "results.parquet").exists()
     assert (out / "figures" / "revenue.png").exists()
