@@ -359,7 +359,12 @@ def plot_approx_ratio(df: pd.DataFrame, *, x: str | None = None, y: str = "appro
     """
     _check(df, [y, "mechanism", "solver", "design_model", "true_model"])
     data = df[df["design_model"] != "separable"]
-    ax = plot_metric(data, y=y, x=x, hue=("design_model", "mechanism", "solver"), ax=ax)
+    mech = data["mechanism"].astype(str)
+    # "alloc:<solver>" already names its solver; mechanisms get "<mechanism> / <solver>"
+    rule = mech.where(mech.str.startswith(ALLOC_PREFIX),
+                      mech + " / " + data["solver"].astype(str))
+    ax = plot_metric(data.assign(rule=rule), y=y, x=x, hue=("design_model", "rule"), ax=ax)
+    ax.legend(title="design model / rule (/ solver)", fontsize="small")
     ax.set_title("Approximation ratio by solver")
     return ax
 
