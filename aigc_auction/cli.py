@@ -206,6 +206,9 @@ def _backend_from_args(args: argparse.Namespace) -> Any:
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
+    from .sweep.runner import request_stop
+
+    request_stop()  # stops the sweep at the next chunk even if this raise is swallowed
     raise KeyboardInterrupt
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,20 @@ from .tasks import ID_COLUMNS, RESULT_COLUMNS, TaskFailure, run_chunk
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SweepWarning", "result_dtypes", "root_seed", "run_sweep"]
+__all__ = ["SweepWarning", "request_stop", "result_dtypes", "root_seed", "run_sweep"]
+
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask the :func:`run_sweep` running in this process to stop.
+
+    Safe to call from a signal handler. The sweep raises ``KeyboardInterrupt`` as
+    soon as the chunk it is waiting for has been saved, so nothing finished is lost
+    and a rerun resumes. (The CLI's SIGTERM handler calls it, so an interrupt that
+    some library code swallowed still stops the sweep at the next chunk.)
+    """
+    _STOP.set()
 
 
 class SweepWarning(RuntimeWarning):
@@ -146,6 +160,7 @@ def run_sweep(
     >>> bool((df["efficiency"] <= 1 + 1e-9).all())
     True
     """
+    _STOP.clear()
     cfg = load_config(config)
     root = root_seed(cfg, rng)
     dtypes = result_dtypes(cfg)
@@ -188,6 +203,8 @@ def run_sweep(
                     bar.update(len(tasks))
                     if failures:
                         bar.set_postfix(failed=len(failures))
+                    if _STOP.is_set():
+                        raise KeyboardInterrupt
             finally:
                 bar.close()
         finally:
