@@ -38,7 +38,7 @@ def as_float_array(value: ArrayLike, name: str, *, ndim: int | None = None) -> N
     ValueError
         If the dimension is wrong, the array is empty, or an entry is NaN or infinite.
     """
-    if isinstance(value, str | bytes):
+    if value is None or isinstance(value, str | bytes):
         raise TypeError(f"`{name}` must be a numeric array; got {type(value).__name__}")
     try:
         arr = np.array(value, dtype=np.float64)
@@ -66,19 +66,26 @@ def check_int(value: Any, name: str, *, low: int, high: int | None = None) -> in
     return v
 
 
-def check_probability(value: ArrayLike, name: str, size: int) -> NDArray[np.float64]:
-    """A scalar or a length-``size`` vector of probabilities, returned as a vector."""
+def check_probability(value: ArrayLike, name: str) -> float | NDArray[np.float64]:
+    """A probability scalar or a non-empty 1-D array of probabilities (read-only).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not numeric.
+    ValueError
+        If it is not a scalar or a 1-D array, or has entries outside ``[0, 1]``.
+    """
     arr = as_float_array(value, name)
-    if arr.ndim == 0:
-        arr = np.full(size, float(arr))
-    elif arr.shape != (size,):
-        raise ValueError(
-            f"`{name}` must be a scalar or an array of shape ({size},); got shape {arr.shape}"
-        )
+    if arr.ndim > 1:
+        raise ValueError(f"`{name}` must be a scalar or a 1-D array; got shape {arr.shape}")
     if np.any(arr < 0) or np.any(arr > 1):
         raise ValueError(
-            f"`{name}` must have entries in [0, 1]; got min {arr.min()}, max {arr.max()}"
+            f"`{name}` must have entries in [0, 1]; "
+            f"got min {float(arr.min())}, max {float(arr.max())}"
         )
+    if arr.ndim == 0:
+        return float(arr)
     return readonly(arr)
 
 

@@ -60,7 +60,7 @@ class Instance:
         if p.min() < 0 or p.max() > 1:
             raise ValueError(
                 "`ctr` must have entries in [0, 1]; "
-                f"got min {p.min()!r}, max {p.max()!r}"
+                f"got min {float(p.min())}, max {float(p.max())}"
             )
         object.__setattr__(self, "ctr", readonly(p))
         m = p.shape[1]

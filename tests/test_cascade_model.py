@@ -132,8 +132,10 @@ def test_simulation_is_reproducible_and_checks_inputs() -> None:
 def test_parameter_validation() -> None:
     with pytest.raises(ValueError, match="`continue_after_click` must have entries in"):
         aa.Cascade(continue_after_click=1.5)
-    with pytest.raises(ValueError, match="`continue_after_skip` must have entries in"):
+    with pytest.raises(ValueError, match="`continue_after_skip` must not contain NaN"):
         aa.Cascade(continue_after_skip=[0.5, np.nan])
+    with pytest.raises(TypeError, match="`continue_after_click` must be a numeric array"):
+        aa.Cascade(continue_after_click=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="`continue_after_skip` must be a scalar or"):
         aa.Cascade(continue_after_skip=[[0.5]])
     with pytest.raises(TypeError, match="`continue_after_click`"):

@@ -49,11 +49,18 @@ class VCG(Mechanism):
 
     def __init__(self, model: UserModel | str = "mnl", *, solver: str | None = None) -> None:
         super().__init__(model, solver=solver)
-        if not self.solver_spec.affine_maximizer:
+        spec = self.solver_spec
+        if not spec.affine_maximizer:
+            hint = (
+                "or aigc_auction.Myerson, whose threshold payments make this monotone "
+                "rule truthful" if spec.monotone else
+                "it is not monotone in own bids either, so no payment rule makes it "
+                "truthful; it is an allocation heuristic only"
+            )
             raise ValueError(
-                f"`solver` {self.solver_spec.name!r} is an approximation that is not "
+                f"`solver` {spec.name!r} is an approximation that is not "
                 "maximal-in-range: VCG payments on top of it are not truthful. Use an "
-                "exact solver, or aigc_auction.Myerson for threshold payments."
+                f"exact or maximal-in-range solver ({hint})."
             )
 
     def coefficients(self, instance: Instance, bids: NDArray[np.float64]) -> NDArray[np.float64]:

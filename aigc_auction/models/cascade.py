@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import check_int, check_rng
+from .._validation import check_int, check_probability, check_rng
 from ..allocation import check_allocation
 from ..instance import Instance
 from .base import UserModel
@@ -18,35 +18,6 @@ OrderMode = Literal["optimized", "fixed"]
 _ORDERS = ("optimized", "fixed")
 #: Users simulated per vectorised batch in :meth:`Cascade.simulate_clicks`.
 _SIM_BATCH = 65_536
-
-
-def _check_continuation(value: Any, name: str) -> float | NDArray[np.float64]:
-    """A probability scalar or a 1-D array of probabilities (read-only copy)."""
-    if isinstance(value, str | bytes) or value is None:
-        raise TypeError(
-            f"`{name}` must be a number or an array of numbers in [0, 1]; "
-            f"got {type(value).__name__}"
-        )
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"`{name}` must be a number or an array of numbers in [0, 1]; "
-            f"got {type(value).__name__}"
-        ) from exc
-    if arr.ndim > 1 or arr.size == 0:
-        raise ValueError(
-            f"`{name}` must be a scalar or a non-empty 1-D array; got shape {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1):
-        raise ValueError(
-            f"`{name}` must have entries in [0, 1]; got min {arr.min()!r}, "
-            f"max {arr.max()!r}"
-        )
-    if arr.ndim == 0:
-        return float(arr)
-    arr.setflags(write=False)
-    return arr
 
 
 def reading_order_key(
@@ -199,10 +170,10 @@ class Cascade(UserModel):
         continue_after_skip: float | ArrayLike = 1.0,
         order: OrderMode = "optimized",
     ) -> None:
-        self.continue_after_click = _check_continuation(
+        self.continue_after_click = check_probability(
             continue_after_click, "continue_after_click"
         )
-        self.continue_after_skip = _check_continuation(
+        self.continue_after_skip = check_probability(
             continue_after_skip, "continue_after_skip"
         )
         if not isinstance(order, str):
