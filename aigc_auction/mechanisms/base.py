@@ -11,10 +11,11 @@ from numpy.typing import ArrayLike, NDArray
 from .._validation import check_bids
 from ..allocation import Allocation
 from ..instance import Instance
-from ..models import UserModel, get_model
+from ..models import MNL, UserModel, get_model
 from ..outcome import Outcome
 from ..payments import Line, envelope_breakpoints, monotone_payment
 from ..solvers import SolverSpec, get_solver
+from ..solvers.mnl_parametric import mnl_parametric
 
 __all__ = ["Mechanism"]
 
@@ -136,6 +137,34 @@ class Mechanism(ABC):
         identical outcomes. The default (``None``) means: use the generic path.
         """
         return None
+
+    def _uses_batched_mnl_path(self, cls: type[Mechanism]) -> bool:
+        """Whether ``self`` may take the batched MNL path written for class ``cls``.
+
+        Only under MNL with the ``"parametric"`` solver, and only when a subclass
+        has not overridden what that path hard-codes (coefficients, payments).
+        """
+        return (
+            isinstance(self.model, MNL)
+            and self.solver_spec.func is mnl_parametric
+            and type(self).coefficients is cls.coefficients
+            and type(self).payments is cls.payments
+        )
+
+    def _fast_payments(
+        self, instance: Instance, bids: NDArray[np.float64], allocation: Allocation | None
+    ) -> NDArray[np.float64] | None:
+        """Payments from :meth:`fast_arrays` (``None``: take the generic path).
+
+        Also ``None`` when a caller-supplied ``allocation`` is not the one the
+        batched path finds, so payments always belong to the allocation given.
+        """
+        fast = self.fast_arrays(instance.odds, instance.slots, bids[None, :])
+        if fast is None or (
+            allocation is not None and not np.array_equal(allocation.assignment, fast[0][0])
+        ):
+            return None
+        return fast[2][0].copy()
 
     def _line(
         self, instance: Instance, coef: NDArray[np.float64], i: int, alloc: Allocation

@@ -10,9 +10,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..allocation import Allocation
 from ..instance import Instance
-from ..models import MNL, UserModel
+from ..models import UserModel
 from ..payments import payment_from_jumps
-from ..solvers.mnl_parametric import mnl_parametric
 from ..virtual_values import VirtualValue, check_prior
 from ._mnl_fast import myerson_arrays
 from .base import Mechanism
@@ -111,11 +110,9 @@ class Myerson(Mechanism):
     ) -> NDArray[np.float64]:
         """Exact Myerson payments (threshold bids times CTR jumps)."""
         b = self.check_input(instance, bids)
-        fast = self.fast_arrays(instance.odds, instance.slots, b[None, :])
-        if fast is not None and (
-            allocation is None or np.array_equal(allocation.assignment, fast[0][0])
-        ):
-            return fast[2][0].copy()
+        fast = self._fast_payments(instance, b, allocation)
+        if fast is not None:
+            return fast
         coef = self.coefficients(instance, b)
         alloc = allocation if allocation is not None else self._solve(instance, coef)
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
@@ -137,12 +134,7 @@ class Myerson(Mechanism):
         self, odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]] | None:
         """Batched threshold payments under MNL with the parametric solver (else ``None``)."""
-        if not (
-            isinstance(self.model, MNL)
-            and self.solver_spec.func is mnl_parametric
-            and type(self).coefficients is Myerson.coefficients
-            and type(self).payments is Myerson.payments
-        ):
+        if not self._uses_batched_mnl_path(Myerson):
             return None
         return myerson_arrays(odds, slots, bids, self.virtual_values(bids.shape[1]))
 

@@ -9,8 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..allocation import Allocation
 from ..instance import Instance
-from ..models import MNL, UserModel
-from ..solvers.mnl_parametric import mnl_parametric
+from ..models import UserModel
 from ._mnl_fast import vcg_arrays
 from .base import Mechanism
 
@@ -72,11 +71,9 @@ class VCG(Mechanism):
     ) -> NDArray[np.float64]:
         """Clarke pivot payments ``W*_{-i} - (W* - b_i ctr_i)``."""
         b = self.check_input(instance, bids)
-        fast = self.fast_arrays(instance.odds, instance.slots, b[None, :])
-        if fast is not None and (
-            allocation is None or np.array_equal(allocation.assignment, fast[0][0])
-        ):
-            return fast[2][0].copy()
+        fast = self._fast_payments(instance, b, allocation)
+        if fast is not None:
+            return fast
         alloc = allocation if allocation is not None else self._solve(instance, b)
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         welfare = float(np.dot(b, pi))
@@ -89,17 +86,11 @@ class VCG(Mechanism):
             pay[i] = _clip_roundoff(t, b[i] * pi[i], welfare)
         return pay
 
-
     def fast_arrays(
         self, odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]] | None:
         """Batched Clarke payments under MNL with the parametric solver (else ``None``)."""
-        if not (
-            isinstance(self.model, MNL)
-            and self.solver_spec.func is mnl_parametric
-            and type(self).coefficients is VCG.coefficients
-            and type(self).payments is VCG.payments
-        ):
+        if not self._uses_batched_mnl_path(VCG):
             return None
         return vcg_arrays(odds, slots, bids)
 
