@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._validation import readonly
 from .instance import Instance
 
-__all__ = ["Allocation", "allocation_violations", "check_allocation"]
+__all__ = ["Allocation", "allocation_violations", "check_allocation", "shown_in_order"]
 
 
 def allocation_violations(
@@ -88,6 +88,14 @@ def check_allocation(
     return a, o
 
 
+def shown_in_order(
+    assignment: NDArray[np.int64], order: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Indices of the shown advertisers, in the reading ``order`` of their positions."""
+    pos_to_adv = {int(j): i for i, j in enumerate(assignment) if j >= 0}
+    return np.array([pos_to_adv[int(j)] for j in order], dtype=np.int64)
+
+
 @dataclass(frozen=True, eq=False)
 class Allocation:
     """The result of an allocation solver.
@@ -120,8 +128,7 @@ class Allocation:
     @property
     def shown(self) -> NDArray[np.int64]:
         """Indices of the shown advertisers, in reading order."""
-        pos_to_adv = {int(j): i for i, j in enumerate(self.assignment) if j >= 0}
-        return np.array([pos_to_adv[int(j)] for j in self.order], dtype=np.int64)
+        return shown_in_order(self.assignment, self.order)
 
     def same_as(self, other: Allocation) -> bool:
         """True when both allocations show the same ads at the same positions and order."""

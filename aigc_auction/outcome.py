@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validation import readonly
+from .allocation import shown_in_order
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,8 +78,7 @@ class Outcome:
     @property
     def shown(self) -> NDArray[np.int64]:
         """Indices of the shown advertisers in reading order."""
-        pos_to_adv = {int(j): i for i, j in enumerate(self.assignment) if j >= 0}
-        return np.array([pos_to_adv[int(j)] for j in self.order], dtype=np.int64)
+        return shown_in_order(self.assignment, self.order)
 
     @property
     def rank(self) -> NDArray[np.int64]:

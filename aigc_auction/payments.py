@@ -25,8 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Line", "envelope_breakpoints", "monotone_payment", "payment_from_jumps"]
+__all__ = [
+    "Line",
+    "clip_roundoff",
+    "envelope_breakpoints",
+    "monotone_payment",
+    "payment_from_jumps",
+]
 
 #: A decrease of the CTR curve over a bid interval wider than this (relative to the
 #: bid) means the rule is not monotone; narrower ones are floating-point tie windows.
@@ -180,3 +187,16 @@ def monotone_payment(
         stack.append((mid, hi, pm, phi_))
         stack.append((lo, mid, plo, pm))
     return float(np.sum([z * d for z, d in jumps])) if jumps else 0.0
+
+
+def clip_roundoff(t: ArrayLike, cap: ArrayLike, scale: ArrayLike) -> NDArray[np.float64]:
+    """Clip payments into ``[0, cap]`` where they are outside only by round-off.
+
+    A payment within ``1e-12 * max(1, |scale|)`` below 0 or above ``cap`` is set to
+    the bound; anything further out is left alone, so real errors stay visible.
+    """
+    t = np.asarray(t, dtype=float)
+    cap = np.asarray(cap, dtype=float)
+    tol = 1e-12 * np.maximum(1.0, np.abs(np.asarray(scale, dtype=float)))
+    t = np.where((t < 0.0) & (t >= -tol), 0.0, t)
+    return np.where((t > cap) & (t <= cap + tol), cap, t)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..payments import clip_roundoff
 from ..solvers.mnl_parametric import pairs_to_assignment, pairs_value, solve_parametric
 from ..virtual_values import VirtualValue
 
@@ -57,13 +58,6 @@ def _without(ads: NDArray[np.int64], pos: NDArray[np.int64], who: NDArray[np.int
     """The pairs with advertiser ``who[r]`` removed from row ``r`` (a feasible hint)."""
     drop = ads == who[:, None]
     return np.where(drop, -1, ads), np.where(drop, -1, pos)
-
-
-def _clip_roundoff(t: NDArray[np.float64], cap: NDArray[np.float64],
-                   scale: NDArray[np.float64]) -> NDArray[np.float64]:
-    tol = 1e-12 * np.maximum(1.0, np.abs(scale))
-    t = np.where((t < 0.0) & (t >= -tol), 0.0, t)
-    return np.where((t > cap) & (t <= cap + tol), cap, t)
 
 
 def vcg_arrays(odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]) -> Arrays:
@@ -96,7 +90,7 @@ def vcg_arrays(odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64])
         hint = _without(ads[rb], pos[rb], ri)
         _, _, w_minus = solve_parametric(_rows(odds, rb), coef, slots, hint=hint)
         own = bids[rb, ri] * pi[rb, ri]
-        pay[rb, ri] = _clip_roundoff(w_minus - (welfare[rb] - own), own, welfare[rb])
+        pay[rb, ri] = clip_roundoff(w_minus - (welfare[rb] - own), own, welfare[rb])
     return pairs_to_assignment(n, ads, pos), pi, pay
 
 

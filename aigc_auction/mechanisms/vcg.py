@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..allocation import Allocation
 from ..instance import Instance
 from ..models import UserModel
+from ..payments import clip_roundoff
 from ._mnl_fast import vcg_arrays
 from .base import Mechanism
 
@@ -83,7 +84,7 @@ class VCG(Mechanism):
             bi[i] = 0.0  # a zero bid is never shown: the optimum without i
             w_minus = self._solve(instance, bi).value
             t = w_minus - (welfare - b[i] * pi[i])
-            pay[i] = _clip_roundoff(t, b[i] * pi[i], welfare)
+            pay[i] = float(clip_roundoff(t, b[i] * pi[i], welfare))
         return pay
 
     def fast_arrays(
@@ -93,13 +94,3 @@ class VCG(Mechanism):
         if not self._uses_batched_mnl_path(VCG):
             return None
         return vcg_arrays(odds, slots, bids)
-
-
-def _clip_roundoff(t: float, cap: float, scale: float) -> float:
-    """Clip a payment into ``[0, cap]`` when it is outside only by round-off."""
-    tol = 1e-12 * max(1.0, abs(scale))
-    if -tol <= t < 0.0:
-        return 0.0
-    if cap < t <= cap + tol:
-        return cap
-    return t
