@@ -24,7 +24,7 @@ of one gives bit-for-bit the outcome of ``run``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -109,114 +109,6 @@ def _groups(vvs: Sequence[VirtualValue]) -> list[tuple[VirtualValue, NDArray[np.
     for i, vv in enumerate(vvs):
         seen.setdefault(id(vv), (vv, []))[1].append(i)
     return [(vv, np.array(cols, dtype=np.int64)) for vv, cols in seen.values()]
-
-
-def thresholds(
-    vv: VirtualValue, levels: NDArray[np.float64], *, inclusive: bool
-) -> NDArray[np.float64]:
-    """Vectorised ``inf {v >= 0 : phibar(v) >= level}`` (or ``> level``), to 2 ulps.
-
-    Examples
-    --------
-    >>> from scipy import stats
-    >>> vv = VirtualValue(stats.uniform(0, 1))
-    >>> thresholds(vv, np.array([0.0, 0.5]), inclusive=True).round(12).tolist()
-    [0.5, 0.75]
-    """
-
-    def hit(z: NDArray[np.float64], lev: NDArray[np.float64]) -> NDArray[np.bool_]:
-        val = np.asarray(vv(z), dtype=float)
-        return val >= lev if inclusive else val > lev
-
-    levels = np.asarray(levels, dtype=float)
-    out = np.zeros(levels.shape)
-    todo = np.flatnonzero(~hit(np.zeros(levels.shape), levels))
-    lo = np.zeros(todo.size)
-    hi = np.full(todo.size, max(1.0, float(vv.prior.ppf(0.5))))
-    lev = levels[todo]
-    grow = np.ones(todo.size, dtype=bool)
-    for _ in range(2100):
-        idx = np.flatnonzero(grow)
-        if idx.size == 0:
-            break
-        h = hit(hi[idx], lev[idx])
-        grow[idx[h]] = False
-        up = idx[~h]
-        lo[up], hi[up] = hi[up], hi[up] * 2.0
-        grow[up[~np.isfinite(hi[up])]] = False
-    eps = np.finfo(float).eps
-    if vv.regular:
-        _narrow(vv, lo, hi, lev, hit)
-    active = np.flatnonzero(np.isfinite(hi))
-    while active.size:
-        mid = 0.5 * (lo[active] + hi[active])
-        ok = (hi[active] - lo[active] > 2.0 * eps * np.maximum(hi[active], 1e-308)) & (
-            mid > lo[active]) & (mid < hi[active])
-        active, mid = active[ok], mid[ok]
-        if active.size == 0:
-            break
-        h = hit(mid, lev[active])
-        hi[active[h]] = mid[h]
-        lo[active[~h]] = mid[~h]
-    out[todo] = hi
-    return out
-
-
-def _narrow(
-    vv: VirtualValue,
-    lo: NDArray[np.float64],
-    hi: NDArray[np.float64],
-    lev: NDArray[np.float64],
-    hit: Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.bool_]],
-    steps: int = 8,
-) -> None:
-    """Shrink the brackets ``[lo, hi]`` in place around the crossing of ``phibar``.
-
-    Illinois false-position steps estimate the crossing ``r`` (the trial point
-    with the smallest ``|phibar - level|``; ``phibar`` of a regular prior is
-    continuous, so they converge superlinearly); the points ``r -/+ 4 ulp`` then
-    pin the bracket. Every trial point lies strictly inside
-    its bracket and replaces the end whose ``hit`` value it shares, so the
-    invariant "``lo`` misses, ``hi`` hits" of the bisection that follows holds
-    whatever the estimates are: this only saves that bisection its ~50 halvings.
-    """
-    ok = np.flatnonzero(np.isfinite(hi))
-    if ok.size == 0:
-        return
-    f_lo = np.asarray(vv(lo[ok]), dtype=float) - lev[ok]
-    f_hi = np.asarray(vv(hi[ok]), dtype=float) - lev[ok]
-    side = np.zeros(ok.size, dtype=np.int8)  # which end moved last (Illinois)
-    best = np.where(np.abs(f_lo) < np.abs(f_hi), lo[ok], hi[ok])  # estimate of r
-    f_best = np.minimum(np.abs(f_lo), np.abs(f_hi))
-    for _ in range(steps):
-        a, b = lo[ok], hi[ok]
-        with np.errstate(all="ignore"):
-            z = b - f_hi * (b - a) / (f_hi - f_lo)
-        z = np.where(np.isfinite(z) & (z > a) & (z < b), z, 0.5 * (a + b))
-        inside = (z > a) & (z < b)
-        if not inside.any():
-            break
-        h = hit(z, lev[ok])
-        fz = np.asarray(vv(z), dtype=float) - lev[ok]
-        closer = inside & (np.abs(fz) < f_best)
-        best = np.where(closer, z, best)
-        f_best = np.where(closer, np.abs(fz), f_best)
-        # z replaces the end it agrees with; Illinois halves the other end's value
-        # when the same end is replaced twice in a row (no stagnation)
-        f_lo = np.where(inside & ~h, fz, np.where(inside & h & (side == 1), 0.5 * f_lo, f_lo))
-        f_hi = np.where(inside & h, fz, np.where(inside & ~h & (side == -1), 0.5 * f_hi, f_hi))
-        lo[ok] = np.where(inside & ~h, z, a)
-        hi[ok] = np.where(inside & h, z, b)
-        side = np.where(inside, np.where(h, 1, -1), side).astype(np.int8)
-        if np.all(f_best <= 8.0 * np.finfo(float).eps * np.maximum(1.0, np.abs(lev[ok]))):
-            break  # every estimate is as good as round-off allows
-    step = 4.0 * np.finfo(float).eps * np.maximum(np.abs(best), np.finfo(float).tiny)
-    for zz in (best - step, best + step):
-        a, b = lo[ok], hi[ok]
-        inside = (zz > a) & (zz < b)
-        h = hit(np.where(inside, zz, b), lev[ok])
-        lo[ok] = np.where(inside & ~h, zz, a)
-        hi[ok] = np.where(inside & h, zz, b)
 
 
 def _line(odds: NDArray[np.float64], coef: NDArray[np.float64], who: NDArray[np.int64],
@@ -367,8 +259,8 @@ def _bid_thresholds(
     for vv, cols in _groups(vvs):
         sel = np.flatnonzero(np.isin(adv, cols))
         if sel.size:
-            z_lo[sel] = thresholds(vv, kc[sel], inclusive=True)
-            z_hi[sel] = thresholds(vv, kc[sel], inclusive=False)
+            z_lo[sel] = vv.thresholds(kc[sel], inclusive=True)
+            z_hi[sel] = vv.thresholds(kc[sel], inclusive=False)
     z = z_lo.copy()
     tie = np.flatnonzero(z_hi > z_lo)
     if tie.size:
