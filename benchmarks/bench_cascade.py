@@ -19,7 +19,7 @@ m = 16 positions and by the MILP for general parameters at n = 30, m = 8. At
 m = 50 neither exact solver finishes (2^50 DP states; the MILP's relaxation is
 weak), so the ratios there are certified instead: ``value / bound``, with
 ``bound`` the run-relaxation upper bound of
-:func:`aigc_auction.solvers.cascade_bound.cascade_upper_bound` (distinct
+:func:`aigc_auction.solvers.cascade.bound.cascade_upper_bound` (distinct
 positions dropped), is a *lower bound* on ``value / optimum``. The column
 ``tight`` counts the instances whose bound is attained (then the optimum is
 known exactly).
@@ -35,12 +35,12 @@ from functools import partial
 import numpy as np
 
 import aigc_auction as aa
-from aigc_auction.solvers.cascade_bound import cascade_upper_bound
-from aigc_auction.solvers.cascade_dp import cascade_subset_dp
-from aigc_auction.solvers.cascade_greedy import cascade_greedy
-from aigc_auction.solvers.cascade_local_search import cascade_local_search
-from aigc_auction.solvers.cascade_milp import cascade_milp
-from aigc_auction.solvers.cascade_mir import cascade_restricted
+from aigc_auction.solvers.cascade.bound import cascade_upper_bound
+from aigc_auction.solvers.cascade.greedy import cascade_greedy
+from aigc_auction.solvers.cascade.local_search import cascade_local_search
+from aigc_auction.solvers.cascade.milp import cascade_milp
+from aigc_auction.solvers.cascade.restricted import cascade_restricted
+from aigc_auction.solvers.cascade.subset_dp import cascade_subset_dp
 
 FAMILIES = ("uniform", "separable", "lowrank", "heavy")
 APPROX: dict[str, Callable[..., aa.Allocation]] = {

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import aigc_auction as aa
-from aigc_auction.solvers.cascade_bound import cascade_upper_bound
-from aigc_auction.solvers.cascade_brute import cascade_brute_force
-from aigc_auction.solvers.cascade_dp import cascade_subset_dp
+from aigc_auction.solvers.cascade.bound import cascade_upper_bound
+from aigc_auction.solvers.cascade.brute_force import cascade_brute_force
+from aigc_auction.solvers.cascade.subset_dp import cascade_subset_dp
 
 from .test_cascade_solvers import FAMILIES, random_case, random_model
 

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import aigc_auction as aa
-from aigc_auction.solvers.cascade_brute import cascade_brute_force
-from aigc_auction.solvers.cascade_greedy import cascade_greedy
-from aigc_auction.solvers.cascade_local_search import cascade_local_search
+from aigc_auction.solvers.cascade.brute_force import cascade_brute_force
+from aigc_auction.solvers.cascade.greedy import cascade_greedy
+from aigc_auction.solvers.cascade.local_search import cascade_local_search
 
 UNIFORM = stats.uniform(0, 1)
 

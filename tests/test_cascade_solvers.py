@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import aigc_auction as aa
-from aigc_auction.solvers.cascade_brute import cascade_brute_force
-from aigc_auction.solvers.cascade_common import cascade_tables, dominance_prune
-from aigc_auction.solvers.cascade_dp import cascade_subset_dp, subset_dp_applies
-from aigc_auction.solvers.cascade_greedy import cascade_greedy
-from aigc_auction.solvers.cascade_local_search import cascade_local_search
-from aigc_auction.solvers.cascade_milp import cascade_milp, cascade_milp_cbc
-from aigc_auction.solvers.cascade_mir import cascade_restricted, range_positions
+from aigc_auction.solvers.cascade.brute_force import cascade_brute_force
+from aigc_auction.solvers.cascade.common import cascade_tables, dominance_prune
+from aigc_auction.solvers.cascade.greedy import cascade_greedy
+from aigc_auction.solvers.cascade.local_search import cascade_local_search
+from aigc_auction.solvers.cascade.milp import cascade_milp, cascade_milp_cbc
+from aigc_auction.solvers.cascade.restricted import cascade_restricted, range_positions
+from aigc_auction.solvers.cascade.subset_dp import cascade_subset_dp, subset_dp_applies
 
 FAMILIES = ("classic", "classic_gc", "markovian", "general")
 APPROX = {

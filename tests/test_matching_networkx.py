@@ -12,8 +12,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from aigc_auction.solvers.mnl_enum import enum_match
-from aigc_auction.solvers.mnl_parametric import _lsa_match
+from aigc_auction.solvers.mnl.enumeration import enum_match
+from aigc_auction.solvers.mnl.parametric import _lsa_match
 
 
 def flow_optimum(v: np.ndarray, k: int) -> int:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import aigc_auction as aa
-from aigc_auction.solvers.mnl_enum import enum_match, n_candidates
-from aigc_auction.solvers.mnl_parametric import (
+from aigc_auction.solvers.mnl.enumeration import enum_match, n_candidates
+from aigc_auction.solvers.mnl.parametric import (
     _lsa_match,
     pairs_to_assignment,
     solve_parametric,

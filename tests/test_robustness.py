@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 import aigc_auction as aa
-from aigc_auction.solvers.mnl_parametric import solve_parametric
+from aigc_auction.solvers.mnl.parametric import solve_parametric
 
 MODEL = aa.MNL()
 BRUTE = aa.get_solver(MODEL, "brute_force").func

@@ -3,7 +3,7 @@
 One code path serves a single auction (``Mechanism.run``) and a sweep
 (:func:`aigc_auction.batch.run_batch`): every allocation problem an auction needs
 is stacked with those of the other auctions into one call of
-:func:`~aigc_auction.solvers.mnl_parametric.solve_parametric`, so a batch of ``B``
+:func:`~aigc_auction.solvers.mnl.parametric.solve_parametric`, so a batch of ``B``
 auctions costs a few vectorised kernel calls, not ``B`` Python loops, and a batch
 of one gives bit-for-bit the outcome of ``run``.
 
@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..payments import clip_roundoff
-from ..solvers.mnl_parametric import pairs_to_assignment, pairs_value, solve_parametric
+from ..solvers.mnl.parametric import pairs_to_assignment, pairs_value, solve_parametric
 from ..virtual_values import VirtualValue
 
 __all__ = ["myerson_arrays", "vcg_arrays", "virtual_value_matrix"]

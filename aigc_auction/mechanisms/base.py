@@ -15,7 +15,7 @@ from ..models import MNL, UserModel, get_model
 from ..outcome import Outcome
 from ..payments import Line, envelope_breakpoints, monotone_payment
 from ..solvers import SolverSpec, get_solver
-from ..solvers.mnl_parametric import mnl_parametric
+from ..solvers.mnl.parametric import mnl_parametric
 
 __all__ = ["Mechanism"]
 

@@ -1,16 +1,11 @@
-"""Allocation solvers, registered by user model and short name."""
+"""Allocation solvers, registered by user model and short name.
 
-from . import (  # noqa: F401  (register the solvers)
-    cascade_brute,
-    cascade_dp,
-    cascade_greedy,
-    cascade_local_search,
-    cascade_milp,
-    cascade_mir,
-    mnl_brute,
-    mnl_lp,
-    mnl_parametric,
-)
+Grouped by user model, one algorithm per module (as networkx groups its
+algorithms by topic): :mod:`aigc_auction.solvers.mnl` and
+:mod:`aigc_auction.solvers.cascade`. Importing this package registers them all.
+"""
+
+from . import cascade, mnl  # noqa: F401  (register the solvers)
 from .registry import SolverSpec, available_solvers, get_solver, register_solver
 
 __all__ = ["SolverSpec", "available_solvers", "get_solver", "register_solver"]

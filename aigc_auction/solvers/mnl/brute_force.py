@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..allocation import Allocation
-from ..instance import Instance
-from .common import candidate_mask, nonnegligible_gain
-from .registry import register_solver
+from ...allocation import Allocation
+from ...instance import Instance
+from ..common import candidate_mask, nonnegligible_gain
+from ..registry import register_solver
 
 if TYPE_CHECKING:
-    from ..models.base import UserModel
+    from ...models.base import UserModel
 
 __all__ = ["mnl_brute_force"]
 

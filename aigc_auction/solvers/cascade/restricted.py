@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..instance import Instance
-from .cascade_common import as_cascade, finalize
-from .cascade_dp import _subset_dp, subset_dp_applies
-from .registry import register_solver
+from ...instance import Instance
+from ..registry import register_solver
+from .common import as_cascade, finalize
+from .subset_dp import _subset_dp, subset_dp_applies
 
 if TYPE_CHECKING:
-    from ..allocation import Allocation
-    from ..models.base import UserModel
+    from ...allocation import Allocation
+    from ...models.base import UserModel
 
 __all__ = ["cascade_restricted", "range_positions"]
 
@@ -96,7 +96,7 @@ def cascade_restricted(
     if subset_dp_applies(cm):
         inner = _subset_dp(sub, coef, cm, "restricted_dp")
     else:
-        from .cascade_milp import cascade_milp
+        from .milp import cascade_milp
 
         inner = cascade_milp(sub, coef, cm)
     a = np.where(inner.assignment >= 0, pos[np.maximum(inner.assignment, 0)], -1)

@@ -1,8 +1,8 @@
 """Exact cascade allocation by a mixed-integer linear program (PuLP: HiGHS or CBC).
 
 Every parameter setting and both order modes. The candidate pairs that survive
-:func:`~aigc_auction.solvers.cascade_common.dominance_prune` are listed once in
-reading order (:func:`~aigc_auction.solvers.cascade_common.stage_order`): by the
+:func:`~aigc_auction.solvers.cascade.common.dominance_prune` are listed once in
+reading order (:func:`~aigc_auction.solvers.cascade.common.stage_order`): by the
 key ``c_i p_ij / (1 - q_ij)`` under ``order="optimized"`` — any set of pairs is
 best read in that order (the exchange argument,
 :func:`~aigc_auction.models.cascade.optimal_reading_order`) — and by position
@@ -35,21 +35,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..exceptions import SolverError
-from ..instance import Instance
-from .cascade_common import (
+from ...exceptions import SolverError
+from ...instance import Instance
+from ..common import pulp_solver
+from ..registry import register_solver
+from .common import (
     as_cascade,
     cascade_tables,
     dominance_prune,
     finalize,
     stage_order,
 )
-from .common import pulp_solver
-from .registry import register_solver
 
 if TYPE_CHECKING:
-    from ..allocation import Allocation
-    from ..models.base import UserModel
+    from ...allocation import Allocation
+    from ...models.base import UserModel
 
 __all__ = ["cascade_milp", "cascade_milp_cbc"]
 

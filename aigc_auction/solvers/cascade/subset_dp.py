@@ -37,14 +37,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..instance import Instance
-from .cascade_common import as_cascade, cascade_tables, dominance_prune, finalize
-from .registry import register_solver
+from ...instance import Instance
+from ..registry import register_solver
+from .common import as_cascade, cascade_tables, dominance_prune, finalize
 
 if TYPE_CHECKING:
-    from ..allocation import Allocation
-    from ..models.base import UserModel
-    from ..models.cascade import Cascade
+    from ...allocation import Allocation
+    from ...models.base import UserModel
+    from ...models.cascade import Cascade
 
 __all__ = ["cascade_subset_dp", "subset_dp_applies"]
 
@@ -56,7 +56,7 @@ MAX_DP_TABLE = 200_000_000
 
 def subset_dp_applies(model: UserModel) -> bool:
     """Whether the subset DP is exact for ``model`` (see the module docstring)."""
-    from ..models.cascade import Cascade
+    from ...models.cascade import Cascade
 
     if not isinstance(model, Cascade):
         return False
@@ -108,7 +108,7 @@ def cascade_subset_dp(
         )
     n, m = instance.shape
     if m > MAX_DP_POSITIONS or n * (1 << m) > MAX_DP_TABLE:
-        from .cascade_milp import cascade_milp
+        from .milp import cascade_milp
 
         return cascade_milp(instance, coef, cm)
     return _subset_dp(instance, coef, cm, "subset_dp")

@@ -7,7 +7,7 @@ the model's reading order (key order under ``order="optimized"``, which is
 optimal for the set by the exchange argument; position order under
 ``order="fixed"``), so the gain of inserting ``(a, q)`` before the ``t``-th ad is
 ``R_t (a - (1 - q) V_t)`` with ``R_t`` the reach and ``V_t`` the value of the
-suffix (:func:`~aigc_auction.solvers.cascade_common.insertion_gains`): one
+suffix (:func:`~aigc_auction.solvers.cascade.common.insertion_gains`): one
 vectorised pass over the ``N`` candidate pairs per step, ``O(K N)`` in all after
 the ``O(n m)`` dominance pruning.
 
@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..instance import Instance
-from .cascade_common import (
+from ...instance import Instance
+from ..common import nonnegligible_gain
+from ..registry import register_solver
+from .common import (
     PairPool,
     as_cascade,
     cascade_tables,
@@ -37,12 +39,10 @@ from .cascade_common import (
     insertion_gains,
     sequence_value,
 )
-from .common import nonnegligible_gain
-from .registry import register_solver
 
 if TYPE_CHECKING:
-    from ..allocation import Allocation
-    from ..models.base import UserModel
+    from ...allocation import Allocation
+    from ...models.base import UserModel
 
 __all__ = ["cascade_greedy", "greedy_sequence"]
 

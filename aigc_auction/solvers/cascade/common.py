@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..allocation import Allocation
-from ..exceptions import SolverError
-from ..instance import Instance
-from ..models.cascade import Cascade, reading_order_key
-from .common import candidate_mask
+from ...allocation import Allocation
+from ...exceptions import SolverError
+from ...instance import Instance
+from ...models.cascade import Cascade, reading_order_key
+from ..common import candidate_mask
 
 if TYPE_CHECKING:
-    from ..models.base import UserModel
+    from ...models.base import UserModel
 
 __all__ = [
     "CascadeTables",

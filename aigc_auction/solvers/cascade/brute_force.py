@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..instance import Instance
-from .cascade_common import as_cascade, cascade_tables, finalize
-from .common import nonnegligible_gain
-from .registry import register_solver
+from ...instance import Instance
+from ..common import nonnegligible_gain
+from ..registry import register_solver
+from .common import as_cascade, cascade_tables, finalize
 
 if TYPE_CHECKING:
-    from ..allocation import Allocation
-    from ..models.base import UserModel
+    from ...allocation import Allocation
+    from ...models.base import UserModel
 
 __all__ = ["cascade_brute_force"]
 

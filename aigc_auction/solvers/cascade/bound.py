@@ -1,7 +1,7 @@
 """An upper bound on the cascade optimum: drop the distinct-position constraint.
 
 Every cascade allocation is a subsequence of the candidate pairs listed once in
-reading order (:class:`~aigc_auction.solvers.cascade_common.PairPool`; see
+reading order (:class:`~aigc_auction.solvers.cascade.common.PairPool`; see
 ``docs/cascade.md``), with at most ``K`` pairs, distinct advertisers and distinct
 positions. Keep only "at most ``K`` pairs" and "at most one pair of every *run*":
 a maximal block of consecutive pairs of the list that share the advertiser
@@ -16,7 +16,7 @@ runs, read from the last back to the first,
 
 ``V[k]`` the best value of the remaining list with at most ``k`` pairs (exact
 because ``q >= 0``), in ``O(N K)`` for ``N`` candidate pairs. The pairs are first
-pruned by :func:`~aigc_auction.solvers.cascade_common.dominance_prune`, which
+pruned by :func:`~aigc_auction.solvers.cascade.common.dominance_prune`, which
 keeps some optimal allocation, so the bound stays valid.
 
 When the relaxed optimum happens to be a matching it *is* an optimal allocation:
@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..allocation import Allocation
-from ..instance import Instance
-from .cascade_common import PairPool, as_cascade, cascade_tables, dominance_prune, finalize
+from ...allocation import Allocation
+from ...instance import Instance
+from .common import PairPool, as_cascade, cascade_tables, dominance_prune, finalize
 
 if TYPE_CHECKING:
-    from ..models.base import UserModel
+    from ...models.base import UserModel
 
 __all__ = ["CascadeBound", "cascade_upper_bound"]
 

@@ -9,7 +9,7 @@ Best-improvement local search (Aarts & Lenstra 1997) over the neighbourhood
 * **swap** the positions of two shown ads,
 
 each scored exactly with the prefix-reach / suffix-value identity of
-:func:`~aigc_auction.solvers.cascade_common.insertion_gains` (one vectorised pass
+:func:`~aigc_auction.solvers.cascade.common.insertion_gains` (one vectorised pass
 over the ``N`` candidate pairs per shown ad), keeping the model's reading order.
 It moves while some neighbour is better by more than the tie tolerance, at most
 ``MAX_ROUNDS`` rounds of ``O(K N + K^2)`` work each. The result is a local
@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..instance import Instance
-from .cascade_common import (
+from ...instance import Instance
+from ..common import nonnegligible_gain
+from ..registry import register_solver
+from .common import (
     PairPool,
     as_cascade,
     cascade_tables,
@@ -35,13 +37,11 @@ from .cascade_common import (
     insertion_gains,
     sequence_value,
 )
-from .cascade_greedy import greedy_sequence
-from .common import nonnegligible_gain
-from .registry import register_solver
+from .greedy import greedy_sequence
 
 if TYPE_CHECKING:
-    from ..allocation import Allocation
-    from ..models.base import UserModel
+    from ...allocation import Allocation
+    from ...models.base import UserModel
 
 __all__ = ["cascade_local_search", "improve_sequence"]
 

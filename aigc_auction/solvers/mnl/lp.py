@@ -28,14 +28,14 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import linprog
 
-from ..allocation import Allocation
-from ..exceptions import SolverError
-from ..instance import Instance
-from .common import candidate_mask, matching_from_pairs, pulp_solver
-from .registry import register_solver
+from ...allocation import Allocation
+from ...exceptions import SolverError
+from ...instance import Instance
+from ..common import candidate_mask, matching_from_pairs, pulp_solver
+from ..registry import register_solver
 
 if TYPE_CHECKING:
-    from ..models.base import UserModel
+    from ...models.base import UserModel
 
 __all__ = ["mnl_lp_pulp", "mnl_lp_scipy"]
 

@@ -18,7 +18,7 @@ in practice after 2--5 matchings (superlinear convergence). No LP solver is used
 Each step is solved by one of two exact kernels, chosen from ``(m, K)`` only, so a
 given instance always gets the same kernel whatever the batch it is solved in:
 
-* ``"enum"`` (small ``m`` and ``K``; see :mod:`.mnl_enum`): vectorised over a batch
+* ``"enum"`` (small ``m`` and ``K``; see :mod:`.enumeration`): vectorised over a batch
   of problems, it enumerates the matchings whose ads are in their column's top
   ``s`` list (``s`` the matching size).
 * ``"lsa"``: :func:`scipy.optimize.linear_sum_assignment` on the candidate matrix,
@@ -57,14 +57,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from ..allocation import Allocation
-from ..exceptions import SolverError
-from ..instance import Instance
-from .mnl_enum import enum_kernel_ok, enum_match
-from .registry import register_solver
+from ...allocation import Allocation
+from ...exceptions import SolverError
+from ...instance import Instance
+from ..registry import register_solver
+from .enumeration import enum_kernel_ok, enum_match
 
 if TYPE_CHECKING:
-    from ..models.base import UserModel
+    from ...models.base import UserModel
 
 __all__ = ["mnl_parametric", "pairs_to_assignment", "pairs_value", "solve_parametric"]
 
