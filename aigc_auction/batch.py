@@ -2,12 +2,13 @@
 
 Sweeps run millions of auctions; calling :meth:`Mechanism.run` once per auction
 pays Python overhead every time. :func:`run_batch` hands a whole batch to the
-mechanism's batched path (:meth:`Mechanism.fast_arrays`; VCG and Myerson under
-MNL with the default ``"parametric"`` solver), which stacks every allocation
-problem of every auction into a few vectorised kernel calls. Other mechanisms,
-models and solvers fall back to a loop over ``run``. Either way the outcomes are
-identical to looping :meth:`Mechanism.run`, because ``run`` itself goes through
-the batched path with a batch of one.
+mechanism's batched path (:meth:`Mechanism.fast_arrays`), available whenever the
+solver registered a batch kernel (:mod:`aigc_auction.solvers.batch`; e.g. the
+default MNL and cascade solvers), which stacks every allocation problem of every
+auction into a few vectorised kernel calls. Other mechanisms and solvers fall
+back to a loop over ``run``. Either way the outcomes are identical to looping
+:meth:`Mechanism.run`, because ``run`` itself goes through the batched path with
+a batch of one.
 """
 
 from __future__ import annotations
@@ -37,12 +38,20 @@ class BatchArrays:
     ctr : ndarray of shape (B, n_advertisers)
     payments : ndarray of shape (B, n_advertisers)
     bids : ndarray of shape (B, n_advertisers)
+    order : ndarray of int, shape (B, slots)
+        Shown positions in reading order, ``-1`` in unused slots.
     """
 
     assignment: NDArray[np.int64]
     ctr: NDArray[np.float64]
     payments: NDArray[np.float64]
     bids: NDArray[np.float64]
+    order: NDArray[np.int64]
+
+    def order_of(self, k: int) -> NDArray[np.int64]:
+        """The reading order of auction ``k`` (its shown positions)."""
+        o = self.order[k]
+        return o[o >= 0]
 
     @property
     def welfare(self) -> NDArray[np.float64]:
@@ -128,7 +137,9 @@ def run_batch_arrays(
     """
     insts, b = _check(mechanism, instances, bids)
     bsz, n = b.shape
+    kmax = max(inst.slots for inst in insts) if insts else 0
     assign = np.full((bsz, n), -1, dtype=np.int64)
+    order = np.full((bsz, kmax), -1, dtype=np.int64)
     ctr = np.zeros((bsz, n))
     pay = np.zeros((bsz, n))
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -137,18 +148,20 @@ def run_batch_arrays(
     for key, rows_list in groups.items():
         rows = np.array(rows_list, dtype=np.int64)
         distinct = {id(insts[k]) for k in rows_list}
-        odds = (
-            insts[rows_list[0]].odds if len(distinct) == 1
-            else np.stack([insts[k].odds for k in rows_list])
+        mats = (
+            insts[rows_list[0]].ctr if len(distinct) == 1
+            else np.stack([insts[k].ctr for k in rows_list])
         )
-        fast = mechanism.fast_arrays(odds, key[2], b[rows])
+        fast = mechanism.fast_arrays(mats, key[2], b[rows])
         if fast is not None:
-            assign[rows], ctr[rows], pay[rows] = fast
+            assign[rows], ctr[rows], pay[rows] = fast.assignment, fast.ctr, fast.payments
+            order[rows, : key[2]] = fast.order
             continue
         for k in rows_list:
             out = mechanism.run(insts[k], b[k])
             assign[k], ctr[k], pay[k] = out.assignment, out.ctr, out.payments
-    return BatchArrays(assign, ctr, pay, b)
+            order[k, : out.order.size] = out.order
+    return BatchArrays(assign, ctr, pay, b, order)
 
 
 def run_batch(
@@ -180,10 +193,9 @@ def run_batch(
     name, model, solver = mechanism.name, repr(mechanism.model), mechanism.solver_spec.name
     outs = []
     for k in range(res.bids.shape[0]):
-        a = res.assignment[k]
         outs.append(
             Outcome(
-                a, np.sort(a[a >= 0]), res.ctr[k], res.payments[k], res.bids[k],
+                res.assignment[k], res.order_of(k), res.ctr[k], res.payments[k], res.bids[k],
                 mechanism=name, model=model, solver=solver,
             )
         )

@@ -11,11 +11,12 @@ from numpy.typing import ArrayLike, NDArray
 from .._validation import check_bids
 from ..allocation import Allocation
 from ..instance import Instance
-from ..models import MNL, UserModel, get_model
+from ..models import UserModel, get_model
 from ..outcome import Outcome
 from ..payments import Line, envelope_breakpoints, monotone_payment
 from ..solvers import SolverSpec, get_solver
-from ..solvers.mnl.parametric import mnl_parametric
+from ..solvers.batch import BatchData, BatchKernel
+from .batched import BatchOutcome
 
 __all__ = ["Mechanism"]
 
@@ -108,11 +109,11 @@ class Mechanism(ABC):
         Outcome
         """
         b = self.check_input(instance, bids)
-        fast = self.fast_arrays(instance.odds, instance.slots, b[None, :])
+        fast = self.fast_arrays(instance.ctr, instance.slots, b[None, :])
         if fast is not None:
-            a, ctr_f, pay_f = (x[0] for x in fast)
+            order = fast.order[0]
             return Outcome(
-                a, np.sort(a[a >= 0]), ctr_f, pay_f, b,
+                fast.assignment[0], order[order >= 0], fast.ctr[0], fast.payments[0], b,
                 mechanism=self.name, model=repr(self.model), solver=self.solver_spec.name,
             )
         alloc = self._solve(instance, self.coefficients(instance, b))
@@ -124,32 +125,53 @@ class Mechanism(ABC):
         )
 
     def fast_arrays(
-        self, odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]] | None:
-        """Outcomes of a batch of auctions on one kernel call, or ``None``.
+        self, ctr: NDArray[np.float64], slots: int, bids: NDArray[np.float64]
+    ) -> BatchOutcome | None:
+        """Outcomes of a batch of auctions through the solver's batch kernel, or ``None``.
 
-        Mechanisms with a batched exact path for their model and solver (VCG and
-        Myerson under MNL with the ``"parametric"`` solver) return the arrays
-        ``(assignment, ctr, payments)``, each of shape ``(B, n_advertisers)``, for
-        validated ``bids`` of shape ``(B, n_advertisers)`` and MNL weights ``odds``
-        of shape ``(n, m)`` or ``(B, n, m)``. ``run`` uses it with ``B = 1`` and
+        When the solver registered a :class:`~aigc_auction.solvers.batch.BatchKernel`
+        (:attr:`SolverSpec.batch <aigc_auction.solvers.SolverSpec.batch>`) and the
+        mechanism has a batched payment rule for it (:meth:`batch_outcomes`), returns
+        the :class:`~aigc_auction.mechanisms.batched.BatchOutcome` of validated
+        ``bids`` of shape ``(B, n_advertisers)`` on CTR matrices ``ctr`` of shape
+        ``(n, m)`` (shared) or ``(B, n, m)``. ``run`` uses it with ``B = 1`` and
         :func:`aigc_auction.batch.run_batch` with the whole batch, so both give
-        identical outcomes. The default (``None``) means: use the generic path.
+        identical outcomes. ``None`` means: use the per-auction path.
         """
+        kernel = self._batch_kernel()
+        if kernel is None:
+            return None
+        data = kernel.prepare(self.model, np.asarray(ctr, dtype=np.float64))
+        return self.batch_outcomes(kernel, data, int(slots), bids)
+
+    def batch_outcomes(
+        self, kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64]
+    ) -> BatchOutcome | None:
+        """The mechanism's batched rule over ``kernel`` (``None``: it has none)."""
         return None
 
-    def _uses_batched_mnl_path(self, cls: type[Mechanism]) -> bool:
-        """Whether ``self`` may take the batched MNL path written for class ``cls``.
+    def _batch_kernel(self) -> BatchKernel | None:
+        """The solver's batch kernel, if this mechanism's batched rule may use it.
 
-        Only under MNL with the ``"parametric"`` solver, and only when a subclass
-        has not overridden what that path hard-codes (coefficients, payments).
+        Only for affine-maximising solvers (the batched payment rules re-solve with
+        changed coefficients), and only when a subclass has not overridden what
+        the batched rule of the class defining :meth:`batch_outcomes` hard-codes
+        (coefficients, payments), nor replaced the per-problem solve.
         """
-        return (
-            isinstance(self.model, MNL)
-            and self.solver_spec.func is mnl_parametric
-            and type(self).coefficients is cls.coefficients
-            and type(self).payments is cls.payments
+        spec = self.solver_spec
+        kernel = spec.batch
+        if kernel is None or not spec.affine_maximizer:
+            return None
+        owner: type[Mechanism] = next(
+            c for c in type(self).__mro__ if "batch_outcomes" in c.__dict__
         )
+        if owner is Mechanism:
+            return None
+        cls = type(self)
+        if (cls.coefficients is not owner.coefficients or cls.payments is not owner.payments
+                or cls._solve is not Mechanism._solve):
+            return None
+        return kernel
 
     def _fast_payments(
         self, instance: Instance, bids: NDArray[np.float64], allocation: Allocation | None
@@ -159,12 +181,15 @@ class Mechanism(ABC):
         Also ``None`` when a caller-supplied ``allocation`` is not the one the
         batched path finds, so payments always belong to the allocation given.
         """
-        fast = self.fast_arrays(instance.odds, instance.slots, bids[None, :])
-        if fast is None or (
-            allocation is not None and not np.array_equal(allocation.assignment, fast[0][0])
-        ):
+        fast = self.fast_arrays(instance.ctr, instance.slots, bids[None, :])
+        if fast is None:
             return None
-        return fast[2][0].copy()
+        if allocation is not None:
+            order = fast.order[0]
+            if not (np.array_equal(allocation.assignment, fast.assignment[0])
+                    and np.array_equal(allocation.order, order[order >= 0])):
+                return None
+        return fast.payments[0].copy()
 
     def _line(
         self, instance: Instance, coef: NDArray[np.float64], i: int, alloc: Allocation

@@ -12,9 +12,10 @@ from ..allocation import Allocation
 from ..instance import Instance
 from ..models import UserModel
 from ..payments import payment_from_jumps
+from ..solvers.batch import BatchData, BatchKernel
 from ..virtual_values import VirtualValue, check_prior
-from ._mnl_fast import myerson_arrays
 from .base import Mechanism
+from .batched import BatchOutcome, myerson_arrays
 
 __all__ = ["Myerson"]
 
@@ -130,13 +131,11 @@ class Myerson(Mechanism):
                 pay[i] = self.black_box_payment(instance, b, i, lower=vv[i].reserve())
         return pay
 
-    def fast_arrays(
-        self, odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]] | None:
-        """Batched threshold payments under MNL with the parametric solver (else ``None``)."""
-        if not self._uses_batched_mnl_path(Myerson):
-            return None
-        return myerson_arrays(odds, slots, bids, self.virtual_values(bids.shape[1]))
+    def batch_outcomes(
+        self, kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64]
+    ) -> BatchOutcome:
+        """Batched threshold payments over the solver's batch kernel."""
+        return myerson_arrays(kernel, data, slots, bids, self.virtual_values(bids.shape[1]))
 
     def _bid_threshold(
         self,

@@ -11,8 +11,9 @@ from ..allocation import Allocation
 from ..instance import Instance
 from ..models import UserModel
 from ..payments import clip_roundoff
-from ._mnl_fast import vcg_arrays
+from ..solvers.batch import BatchData, BatchKernel
 from .base import Mechanism
+from .batched import BatchOutcome, vcg_arrays
 
 __all__ = ["VCG"]
 
@@ -87,10 +88,8 @@ class VCG(Mechanism):
             pay[i] = float(clip_roundoff(t, b[i] * pi[i], welfare))
         return pay
 
-    def fast_arrays(
-        self, odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]] | None:
-        """Batched Clarke payments under MNL with the parametric solver (else ``None``)."""
-        if not self._uses_batched_mnl_path(VCG):
-            return None
-        return vcg_arrays(odds, slots, bids)
+    def batch_outcomes(
+        self, kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64]
+    ) -> BatchOutcome:
+        """Batched Clarke payments over the solver's batch kernel."""
+        return vcg_arrays(kernel, data, slots, bids)

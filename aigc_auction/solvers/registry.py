@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..allocation import Allocation
     from ..instance import Instance
     from ..models.base import UserModel
+    from .batch import BatchKernel
 
 __all__ = ["SolverSpec", "available_solvers", "get_solver", "register_solver"]
 
@@ -65,6 +66,13 @@ class SolverSpec:
     def applies_to(self, model: UserModel) -> bool:
         """Whether this solver handles ``model`` with its current parameters."""
         return self.supports is None or bool(self.supports(model))
+
+    @property
+    def batch(self) -> BatchKernel | None:
+        """The solver's batched kernel (:mod:`aigc_auction.solvers.batch`), if any."""
+        from .batch import get_batch_kernel
+
+        return get_batch_kernel(self.model, self.name)
 
 
 _REGISTRY: dict[str, dict[str, SolverSpec]] = {}

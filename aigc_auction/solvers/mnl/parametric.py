@@ -60,13 +60,21 @@ from scipy.optimize import linear_sum_assignment
 from ...allocation import Allocation
 from ...exceptions import SolverError
 from ...instance import Instance
+from ..batch import BatchData, BatchKernel, Pairs, pairs_to_assignment, register_batch_kernel
 from ..registry import register_solver
 from .enumeration import enum_kernel_ok, enum_match
 
 if TYPE_CHECKING:
     from ...models.base import UserModel
 
-__all__ = ["mnl_parametric", "pairs_to_assignment", "pairs_value", "solve_parametric"]
+__all__ = [
+    "MNL_PARAMETRIC_KERNEL",
+    "mnl_parametric",
+    "pairs_ctr",
+    "pairs_to_assignment",
+    "pairs_value",
+    "solve_parametric",
+]
 
 #: Give up (SolverError) after this many Dinkelbach steps; real runs need < 10.
 MAX_ITER = 200
@@ -106,25 +114,23 @@ def pairs_value(
     pi : ndarray of shape (B, K)
         Click probability of each pair (0 in unused slots).
     """
+    pi = pairs_ctr(odds, ads, pos)
+    valid = ads >= 0
+    c = np.where(valid, np.take_along_axis(coef, np.where(valid, ads, 0), axis=1), 0.0)
+    return (c * pi).sum(axis=1), pi
+
+
+def pairs_ctr(
+    odds: NDArray[np.float64], ads: NDArray[np.int64], pos: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """MNL click probability of every listed pair, shape (B, K) (0 in unused slots)."""
     valid = ads >= 0
     a = np.where(valid, ads, 0)
     p = np.where(valid, pos, 0)
     batch = () if odds.ndim == 2 else (np.arange(odds.shape[0])[:, None],)
     w = odds[(*batch, a, p)]  # odds shared, or one weight matrix per row
     w = np.where(valid, w, 0.0)
-    pi = w / (1.0 + w.sum(axis=1))[:, None]
-    c = np.where(valid, np.take_along_axis(coef, a, axis=1), 0.0)
-    return (c * pi).sum(axis=1), pi
-
-
-def pairs_to_assignment(
-    n: int, ads: NDArray[np.int64], pos: NDArray[np.int64]
-) -> NDArray[np.int64]:
-    """Assignment vectors of shape ``(B, n)`` (``-1`` = not shown) from pairs."""
-    out = np.full((ads.shape[0], n), -1, dtype=np.int64)
-    rows, slots = np.nonzero(ads >= 0)
-    out[rows, ads[rows, slots]] = pos[rows, slots]
-    return out
+    return np.asarray(w / (1.0 + w.sum(axis=1))[:, None], dtype=np.float64)
 
 
 def _canonical(ads: NDArray[np.int64], pos: NDArray[np.int64]) -> tuple[
@@ -338,3 +344,35 @@ def mnl_parametric(
     a = pairs_to_assignment(instance.n_advertisers, ads, pos)[0]
     value = model.objective(instance, c, a)
     return Allocation(a, np.sort(a[a >= 0]), value, "parametric")
+
+
+# -- the batched kernel (aigc_auction.solvers.batch) ---------------------------------
+def _prepare(model: UserModel, ctr: NDArray[np.float64]) -> BatchData:
+    with np.errstate(divide="ignore"):
+        odds = ctr / (1.0 - ctr)  # as Instance.odds, bit for bit
+    return BatchData({"odds": odds}, shared=ctr.ndim == 2)
+
+
+def _by_position(ads: NDArray[np.int64], pos: NDArray[np.int64]) -> Pairs:
+    """Each row's pairs sorted by position, unused slots last (the MNL reading order)."""
+    key = np.where(pos >= 0, pos, np.iinfo(np.int64).max)
+    order = np.argsort(key, axis=1, kind="stable")
+    return np.take_along_axis(ads, order, axis=1), np.take_along_axis(pos, order, axis=1)
+
+
+def _solve_batch(
+    data: BatchData, coef: NDArray[np.float64], slots: int, *, hint: Pairs | None = None
+) -> Pairs:
+    ads, pos, _ = solve_parametric(data["odds"], coef, slots, hint=hint)
+    return _by_position(ads, pos)
+
+
+def _pair_ctr(data: BatchData, ads: NDArray[np.int64], pos: NDArray[np.int64]
+              ) -> NDArray[np.float64]:
+    return pairs_ctr(data["odds"], ads, pos)
+
+
+#: Batched kernel of the ``"parametric"`` solver: Dinkelbach over a whole batch.
+MNL_PARAMETRIC_KERNEL = register_batch_kernel(
+    "mnl", "parametric", BatchKernel(_prepare, _solve_batch, _pair_ctr)
+)

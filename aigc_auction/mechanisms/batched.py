@@ -1,50 +1,71 @@
-"""Batched exact VCG and Myerson outcomes under MNL with the parametric solver.
+"""Batched exact VCG and Myerson outcomes over any registered batch kernel.
 
-One code path serves a single auction (``Mechanism.run``) and a sweep
-(:func:`aigc_auction.batch.run_batch`): every allocation problem an auction needs
-is stacked with those of the other auctions into one call of
-:func:`~aigc_auction.solvers.mnl.parametric.solve_parametric`, so a batch of ``B``
-auctions costs a few vectorised kernel calls, not ``B`` Python loops, and a batch
-of one gives bit-for-bit the outcome of ``run``.
+One code path serves a single auction (``Mechanism.run``) and a batch
+(:func:`aigc_auction.batch.run_batch`, sweeps): every allocation problem an
+auction needs is stacked with those of the other auctions into one call of the
+solver's :class:`~aigc_auction.solvers.batch.BatchKernel`, so a batch of ``B``
+auctions costs a few kernel calls, not ``B`` Python loops, and a batch of one
+gives bit-for-bit the outcome of ``run``. Written once against the kernel
+interface, the rules below serve every (model, solver) that registers a kernel.
 
 * VCG: the main allocation, then the problems "bid ``i`` set to 0" of every shown
-  ``i``, warm-started with the main allocation minus ``i`` (its ratio bounds the
-  sub-problem's optimum from below, so Dinkelbach typically confirms it in one or
-  two matchings).
+  ``i``, warm-started with the main allocation minus ``i`` (still feasible, in
+  the same reading order).
 * Myerson: the envelope of each shown advertiser's objective as a function of its
   own coefficient (:func:`aigc_auction.payments.envelope_breakpoints`) is searched
   for all advertisers of all auctions at once, level by level: each level solves
   every pending interval's intersection in one call, warm-started with the better
-  of the interval's two end allocations. The kinks are mapped to bids by a
-  vectorised bisection of the ironed virtual value (same definition as
-  :meth:`~aigc_auction.VirtualValue.threshold`, to two ulps), with the solver's tie
-  rule deciding flat (ironed) stretches exactly as :class:`~aigc_auction.Myerson`
-  does.
+  of the interval's two end allocations. An allocation is a line in the own
+  coefficient because its reading order is part of it (an *augmented*
+  allocation). The kinks are mapped to bids by the ironed virtual value's
+  generalised inverse (:meth:`~aigc_auction.VirtualValue.thresholds`), with the
+  solver's tie rule deciding flat (ironed) stretches exactly as
+  :class:`~aigc_auction.Myerson` does.
+
+Both need an affine-maximising solver (exact or maximal-in-range).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..payments import clip_roundoff
-from ..solvers.mnl.parametric import pairs_to_assignment, pairs_value, solve_parametric
+from ..solvers.batch import BatchData, BatchKernel, Pairs, pairs_to_assignment
 from ..virtual_values import VirtualValue
 
-__all__ = ["myerson_arrays", "vcg_arrays", "virtual_value_matrix"]
-
-Arrays = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
-Pairs = tuple[NDArray[np.int64], NDArray[np.int64]]
+__all__ = [
+    "BatchOutcome",
+    "batch_allocate",
+    "myerson_arrays",
+    "vcg_arrays",
+    "virtual_value_matrix",
+]
 
 #: Relative tolerance of "strictly above the envelope" (as in ``payments``).
 ABOVE_RTOL = 1e-12
 
 
-def _rows(odds: NDArray[np.float64], rows: NDArray[np.int64]) -> NDArray[np.float64]:
-    return odds if odds.ndim == 2 else odds[rows]
+class BatchOutcome(NamedTuple):
+    """Outcomes of a batch of auctions as arrays (one row per auction).
+
+    Attributes
+    ----------
+    assignment : ndarray of int, shape (B, n)
+        Position of each advertiser, ``-1`` when not shown.
+    order : ndarray of int, shape (B, K)
+        Shown positions in reading order, ``-1`` in unused slots.
+    ctr : ndarray of shape (B, n)
+    payments : ndarray of shape (B, n)
+    """
+
+    assignment: NDArray[np.int64]
+    order: NDArray[np.int64]
+    ctr: NDArray[np.float64]
+    payments: NDArray[np.float64]
 
 
 def _ctr_matrix(n: int, ads: NDArray[np.int64], pi: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -54,32 +75,58 @@ def _ctr_matrix(n: int, ads: NDArray[np.int64], pi: NDArray[np.float64]) -> NDAr
     return out
 
 
+def _value(coef: NDArray[np.float64], ads: NDArray[np.int64], pi: NDArray[np.float64]
+           ) -> NDArray[np.float64]:
+    valid = ads >= 0
+    c = np.where(valid, np.take_along_axis(coef, np.where(valid, ads, 0), axis=1), 0.0)
+    return np.asarray((np.where(pi > 0, c, 0.0) * pi).sum(axis=1), dtype=np.float64)
+
+
 def _without(ads: NDArray[np.int64], pos: NDArray[np.int64], who: NDArray[np.int64]) -> Pairs:
     """The pairs with advertiser ``who[r]`` removed from row ``r`` (a feasible hint)."""
     drop = ads == who[:, None]
     return np.where(drop, -1, ads), np.where(drop, -1, pos)
 
 
-def vcg_arrays(odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64]) -> Arrays:
-    """VCG (Clarke pivot) outcomes of a batch of MNL auctions.
+def batch_allocate(
+    kernel: BatchKernel, data: BatchData, slots: int, coef: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Allocations of a batch as ``(assignment (B, n), order (B, K), ctr (B, n))``."""
+    n = coef.shape[1]
+    ads, pos = kernel.solve(data, coef, slots)
+    pi = _ctr_matrix(n, ads, kernel.pair_ctr(data, ads, pos))
+    return pairs_to_assignment(n, ads, pos), _order(ads, pos), pi
+
+
+def _order(ads: NDArray[np.int64], pos: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Shown positions in reading order, packed left, ``-1`` after them."""
+    valid = ads >= 0
+    packed = np.argsort(~valid, axis=1, kind="stable")
+    return np.where(np.take_along_axis(valid, packed, axis=1),
+                    np.take_along_axis(pos, packed, axis=1), -1)
+
+
+def vcg_arrays(
+    kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64]
+) -> BatchOutcome:
+    """VCG (Clarke pivot) outcomes of a batch of auctions.
 
     Parameters
     ----------
-    odds : ndarray of shape (n, m) or (B, n, m)
-        MNL weights, shared or one matrix per auction.
+    kernel : BatchKernel
+    data : BatchData
+        From ``kernel.prepare`` (one matrix per row, or shared).
     slots : int
     bids : ndarray of shape (B, n)
         Validated bids.
 
     Returns
     -------
-    assignment : ndarray of int, shape (B, n)
-    ctr : ndarray of shape (B, n)
-    payments : ndarray of shape (B, n)
+    BatchOutcome
     """
     bsz, n = bids.shape
-    ads, pos, _ = solve_parametric(odds, bids, slots)
-    _, pi_pairs = pairs_value(odds, bids, ads, pos)
+    ads, pos = kernel.solve(data, bids, slots)
+    pi_pairs = kernel.pair_ctr(data, ads, pos)
     pi = _ctr_matrix(n, ads, pi_pairs)
     welfare = (bids * pi).sum(axis=1)
     pay = np.zeros((bsz, n))
@@ -87,11 +134,12 @@ def vcg_arrays(odds: NDArray[np.float64], slots: int, bids: NDArray[np.float64])
     if rb.size:
         coef = bids[rb].copy()
         coef[np.arange(rb.size), ri] = 0.0
-        hint = _without(ads[rb], pos[rb], ri)
-        _, _, w_minus = solve_parametric(_rows(odds, rb), coef, slots, hint=hint)
+        sub = data.take(rb)
+        a2, p2 = kernel.solve(sub, coef, slots, hint=_without(ads[rb], pos[rb], ri))
+        w_minus = _value(coef, a2, kernel.pair_ctr(sub, a2, p2))
         own = bids[rb, ri] * pi[rb, ri]
         pay[rb, ri] = clip_roundoff(w_minus - (welfare[rb] - own), own, welfare[rb])
-    return pairs_to_assignment(n, ads, pos), pi, pay
+    return BatchOutcome(pairs_to_assignment(n, ads, pos), _order(ads, pos), pi, pay)
 
 
 def virtual_value_matrix(
@@ -111,11 +159,11 @@ def _groups(vvs: Sequence[VirtualValue]) -> list[tuple[VirtualValue, NDArray[np.
     return [(vv, np.array(cols, dtype=np.int64)) for vv, cols in seen.values()]
 
 
-def _line(odds: NDArray[np.float64], coef: NDArray[np.float64], who: NDArray[np.int64],
-          ads: NDArray[np.int64], pos: NDArray[np.int64]) -> tuple[
-              NDArray[np.float64], NDArray[np.float64]]:
+def _line(kernel: BatchKernel, data: BatchData, coef: NDArray[np.float64],
+          who: NDArray[np.int64], ads: NDArray[np.int64], pos: NDArray[np.int64]
+          ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Slope (own CTR) and intercept (others' objective) of each row's allocation."""
-    _, pi = pairs_value(odds, coef, ads, pos)
+    pi = kernel.pair_ctr(data, ads, pos)
     own = ads == who[:, None]
     slope = np.where(own, pi, 0.0).sum(axis=1)
     c = np.take_along_axis(coef, np.where(ads >= 0, ads, 0), axis=1)
@@ -124,16 +172,18 @@ def _line(odds: NDArray[np.float64], coef: NDArray[np.float64], who: NDArray[np.
 
 
 def myerson_arrays(
-    odds: NDArray[np.float64],
+    kernel: BatchKernel,
+    data: BatchData,
     slots: int,
     bids: NDArray[np.float64],
     vvs: Sequence[VirtualValue],
-) -> Arrays:
-    """Myerson outcomes (exact threshold payments) of a batch of MNL auctions.
+) -> BatchOutcome:
+    """Myerson outcomes (exact threshold payments) of a batch of auctions.
 
     Parameters
     ----------
-    odds : ndarray of shape (n, m) or (B, n, m)
+    kernel : BatchKernel
+    data : BatchData
     slots : int
     bids : ndarray of shape (B, n)
     vvs : sequence of VirtualValue, length n
@@ -141,29 +191,28 @@ def myerson_arrays(
 
     Returns
     -------
-    assignment : ndarray of int, shape (B, n)
-    ctr : ndarray of shape (B, n)
-    payments : ndarray of shape (B, n)
+    BatchOutcome
     """
     bsz, n = bids.shape
     coef = virtual_value_matrix(vvs, bids)
-    ads, pos, _ = solve_parametric(odds, coef, slots)
-    _, pi_pairs = pairs_value(odds, coef, ads, pos)
-    pi = _ctr_matrix(n, ads, pi_pairs)
+    ads, pos = kernel.solve(data, coef, slots)
+    pi = _ctr_matrix(n, ads, kernel.pair_ctr(data, ads, pos))
     pay = np.zeros((bsz, n))
+    result = BatchOutcome(pairs_to_assignment(n, ads, pos), _order(ads, pos), pi, pay)
     tb, ti = np.nonzero(pi > 0)
     if tb.size == 0:
-        return pairs_to_assignment(n, ads, pos), pi, pay
+        return result
     ntask = tb.size
+    tdata = data.take(tb)
     tcoef = coef[tb]
     cmax = coef[tb, ti]
-    r_s, _ = _line(_rows(odds, tb), tcoef, ti, ads[tb], pos[tb])
+    r_s, _ = _line(kernel, tdata, tcoef, ti, ads[tb], pos[tb])
     # left end: own coefficient 0 (never shown)
     c0 = tcoef.copy()
     c0[np.arange(ntask), ti] = 0.0
-    la, lp, _ = solve_parametric(_rows(odds, tb), c0, slots, hint=_without(ads[tb], pos[tb], ti))
-    l_s, l_i = _line(_rows(odds, tb), tcoef, ti, la, lp)
-    h_s, h_i = _line(_rows(odds, tb), tcoef, ti, ads[tb], pos[tb])
+    la, lp = kernel.solve(tdata, c0, slots, hint=_without(ads[tb], pos[tb], ti))
+    l_s, l_i = _line(kernel, tdata, tcoef, ti, la, lp)
+    h_s, h_i = _line(kernel, tdata, tcoef, ti, ads[tb], pos[tb])
     # pending intervals (task, lo line, hi line), searched level by level
     task = np.arange(ntask)
     lo: tuple[NDArray[Any], ...] = (l_s, l_i, la, lp)
@@ -185,9 +234,9 @@ def myerson_arrays(
         lo_c, hi_c = lo[0] * c + lo[1], hi[0] * c + hi[1]
         use_lo = (lo_c > hi_c)[:, None]
         hint = (np.where(use_lo, lo[2], hi[2]), np.where(use_lo, lo[3], hi[3]))
-        od = _rows(odds, tb[task])
-        ma, mp, _ = solve_parametric(od, cc, slots, hint=hint)
-        m_s, m_i = _line(od, tcoef[task], ti[task], ma, mp)
+        sub = tdata.take(task)
+        ma, mp = kernel.solve(sub, cc, slots, hint=hint)
+        m_s, m_i = _line(kernel, sub, tcoef[task], ti[task], ma, mp)
         mid_c = m_s * c + m_i
         ref = np.maximum(lo_c, hi_c)
         above = mid_c > ref + ABOVE_RTOL * np.maximum(np.abs(mid_c), np.abs(ref))
@@ -222,7 +271,7 @@ def myerson_arrays(
     order = np.lexsort((ks, kc, appended, kt))
     kt, kc, ks = kt[order], kc[order], ks[order]
     # coefficient kinks -> bid thresholds
-    z = _bid_thresholds(odds, slots, vvs, tb, ti, tcoef, kt, kc, ks)
+    z = _bid_thresholds(kernel, tdata, slots, vvs, ti, tcoef, kt, kc, ks)
     prev = np.concatenate(([0.0], ks[:-1]))
     first = np.concatenate(([True], kt[1:] != kt[:-1]))
     prev[first] = 0.0
@@ -230,7 +279,7 @@ def myerson_arrays(
     groups, sums = _sequential_sums(kt, z * (ks - prev))
     total[groups] = sums
     pay[tb, ti] = np.minimum(total, bids[tb, ti] * pi[tb, ti])
-    return pairs_to_assignment(n, ads, pos), pi, pay
+    return result
 
 
 def _sequential_sums(
@@ -247,8 +296,8 @@ def _sequential_sums(
 
 
 def _bid_thresholds(
-    odds: NDArray[np.float64], slots: int, vvs: Sequence[VirtualValue],
-    tb: NDArray[np.int64], ti: NDArray[np.int64], tcoef: NDArray[np.float64],
+    kernel: BatchKernel, tdata: BatchData, slots: int, vvs: Sequence[VirtualValue],
+    ti: NDArray[np.int64], tcoef: NDArray[np.float64],
     kt: NDArray[np.int64], kc: NDArray[np.float64], ks: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Smallest bid reaching each kink; a flat ``phibar`` at the kink is decided by
@@ -266,7 +315,8 @@ def _bid_thresholds(
     if tie.size:
         cc = tcoef[kt[tie]].copy()
         cc[np.arange(tie.size), adv[tie]] = kc[tie]
-        ta, tp, _ = solve_parametric(_rows(odds, tb[kt[tie]]), cc, slots)
-        own, _ = _line(_rows(odds, tb[kt[tie]]), cc, adv[tie], ta, tp)
+        sub = tdata.take(kt[tie])
+        ta, tp = kernel.solve(sub, cc, slots)
+        own, _ = _line(kernel, sub, cc, adv[tie], ta, tp)
         z[tie] = np.where(own >= ks[tie], z_lo[tie], z_hi[tie])
     return z
