@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._optional import require
 from ..exceptions import SolverError
 from ..instance import Instance
 
@@ -72,6 +73,7 @@ def _silence_highs_banner() -> None:
     global _HIGHS_BANNER_SILENCED
     if _HIGHS_BANNER_SILENCED:
         return
+    require("highspy", purpose="the HiGHS backend of the PuLP solvers")
     import highspy
 
     sys.stdout.flush()
@@ -93,6 +95,7 @@ def pulp_solver(backend: str, **options: Any) -> Any:
     bundled CBC as deprecated (PuLP 4 moves it to an extra, hence the ``< 4``
     pin); it is the backend this project promises, so the warning is silenced.
     """
+    require("pulp", purpose="the PuLP LP/MILP solvers")
     import pulp
 
     if backend == "highs":

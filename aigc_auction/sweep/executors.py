@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from typing import Any
 
+from .._optional import require
 from ..exceptions import SweepError
 
 __all__ = ["Backend", "DaskBackend", "LocalBackend", "SerialBackend", "resolve_executor"]
@@ -148,10 +149,7 @@ class DaskBackend(Backend):
 
     def __init__(self, scheduler: Any = "local", *, n_workers: int | None = None,
                  processes: bool = True) -> None:
-        try:
-            import distributed
-        except ImportError as exc:  # pragma: no cover - declared dependency
-            raise SweepError("the Dask backend needs `distributed` installed") from exc
+        distributed = require("distributed", extra="distributed", purpose="the Dask backend")
         self._cluster: Any = None
         if isinstance(scheduler, distributed.Client):
             self._client = scheduler

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from ..._optional import require
 from ...exceptions import SolverError
 from ...instance import Instance
 from ..common import pulp_solver
@@ -61,6 +62,7 @@ INTEGRALITY_ATOL = 1e-6
 def _solve(
     instance: Instance, coef: NDArray[np.float64], model: UserModel, backend: str
 ) -> Allocation:
+    require("pulp", purpose="the cascade MILP solvers (milp, milp_cbc)")
     import pulp
 
     name = "milp" if backend == "highs" else "milp_cbc"

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import linprog
 
+from ..._optional import require
 from ...allocation import Allocation
 from ...exceptions import SolverError
 from ...instance import Instance
@@ -125,6 +126,7 @@ def mnl_lp_scipy(instance: Instance, coef: NDArray[np.float64], model: UserModel
 def _pulp_solve(
     instance: Instance, coef: NDArray[np.float64], model: UserModel, backend: str
 ) -> Allocation:
+    require("pulp", purpose="the PuLP assortment-LP solvers (pulp_cbc, pulp_highs)")
     import pulp
 
     name = f"pulp_{backend}"
