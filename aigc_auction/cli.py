@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+from ._optional import MissingDependencyError
+from .analysis import summary_table  # public here too (aigc_auction.cli.summary_table)
 
+if TYPE_CHECKING:
     from .instance import Instance
     from .outcome import Outcome
 
@@ -76,24 +77,6 @@ def outcome_table(outcome: Outcome, instance: Instance) -> str:
     totals = (f"welfare {outcome.welfare:.4g}  revenue {outcome.revenue:.4g}  "
               f"shown {shown} of {outcome.n_advertisers} ({k} slot{'s' if k > 1 else ''})")
     return df.to_string(index=False) + "\n" + totals
-
-
-def summary_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean welfare, revenue, efficiency and shown ads per mechanism and model pair.
-
-    Examples
-    --------
-    >>> from aigc_auction.sweep import run_sweep
-    >>> from aigc_auction.cli import summary_table
-    >>> df = run_sweep({"replicates": 2, "mechanisms": ["vcg"]}, executor="serial")
-    >>> list(summary_table(df).columns)
-    ['auctions', 'welfare', 'revenue', 'efficiency', 'shown_ads', 'total_ctr']
-    """
-    keys = ["mechanism", "design_model", "true_model"]
-    g = df.groupby(keys, sort=False)
-    out = g[["welfare", "revenue", "efficiency", "shown_ads", "total_ctr"]].mean()
-    out.insert(0, "auctions", g.size())
-    return out
 
 
 def _load_file(path: str) -> dict[str, Any]:
@@ -464,6 +447,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"aigc-auction {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, MissingDependencyError) as exc:
         print(f"aigc-auction {args.command}: error: {exc}", file=sys.stderr)
         return 2
