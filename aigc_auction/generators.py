@@ -43,7 +43,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special, stats
 
 from ._validation import check_int, check_rng
 
@@ -263,6 +262,8 @@ def lowrank_ctr(
     u = g.standard_normal((n, r))
     v = g.standard_normal((m, r))
     logit = b + s * (u @ v.T) / math.sqrt(r) - delta * np.arange(m)
+    from scipy import special
+
     return np.minimum(special.expit(np.clip(logit, -30.0, 30.0)), CTR_CEILING)
 
 
@@ -401,6 +402,8 @@ def value_prior(
         raise TypeError(
             f"`prior` must be a scipy.stats distribution name; got {name!r}"
         )
+    from scipy import stats  # lazy: scipy.stats is most of `import aigc_auction`
+
     dist = getattr(stats, name, None)
     if not isinstance(dist, stats.rv_continuous):
         raise ValueError(
