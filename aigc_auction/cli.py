@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["main", "outcome_table", "summary_table"]
 
 DEMO_OUT = "demo-output"
-SMOKE = Path("experiments") / "configs" / "smoke.toml"
 
 
 class UsageError(Exception):
@@ -274,12 +273,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 # -- demo -------------------------------------------------------------------------
 def _find_smoke() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (Path.cwd() / SMOKE, here / SMOKE):
-        if candidate.is_file():
-            return candidate
-    raise UsageError(f"cannot find {SMOKE}; run the demo from the repository root "
-                     "or pass --config")
+    from .data import example_config  # shipped in the wheel (package data)
+
+    return example_config("smoke")
 
 
 def _usable(model: str, registered: list[str]) -> bool:
