@@ -13,8 +13,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "MAX_CELLS",
     "as_float_array",
     "check_bids",
+    "check_cells",
     "check_int",
     "check_probability",
     "check_rng",
@@ -28,21 +30,70 @@ def readonly(a: NDArray[Any]) -> NDArray[Any]:
     return a
 
 
+#: Largest number of entries of an array the engine *generates* (random CTR
+#: matrices, embeddings): 2**26 (512 MiB of float64). Larger requests are refused
+#: with a ValueError before anything is allocated.
+MAX_CELLS = 2**26
+
+#: Deepest nesting of lists accepted where an array is expected.
+MAX_DEPTH = 32
+
+_KIND_NAMES = {"b": "bool", "c": "complex", "U": "string", "S": "bytes", "M": "datetime",
+               "m": "timedelta", "V": "structured"}
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of lists/tuples along the first element, capped at ``limit + 1``."""
+    d = 0
+    while isinstance(value, list | tuple) and d <= limit:
+        if not value:
+            return d + 1
+        value = value[0]
+        d += 1
+    return d
+
+
 def as_float_array(value: ArrayLike, name: str, *, ndim: int | None = None) -> NDArray[np.float64]:
     """Convert ``value`` to a finite float64 array, checking its dimension.
+
+    Only real numbers are accepted: integer and float arrays (and lists of Python
+    ints/floats). Strings, bytes, booleans, complex numbers and other objects raise
+    ``TypeError`` instead of being coerced.
 
     Raises
     ------
     TypeError
-        If ``value`` cannot be read as a numeric array.
+        If ``value`` is not an array of real numbers (see above).
     ValueError
-        If the dimension is wrong, the array is empty, or an entry is NaN or infinite.
+        If the dimension is wrong, the array is ragged, nested too deep or empty,
+        or an entry is NaN or infinite.
     """
     if value is None or isinstance(value, str | bytes):
         raise TypeError(f"`{name}` must be a numeric array; got {type(value).__name__}")
+    if _depth(value, MAX_DEPTH) > MAX_DEPTH:
+        raise ValueError(f"`{name}` must be an array of at most {MAX_DEPTH} dimensions; "
+                         "got deeper nested lists")
     try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        raw = np.asarray(value)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"`{name}` must be a rectangular numeric array; got ragged or "
+                         f"nested input ({type(value).__name__})") from exc
+    except TypeError as exc:
+        raise TypeError(
+            f"`{name}` must be a numeric array; got {type(value).__name__}"
+        ) from exc
+    kind = raw.dtype.kind
+    if kind in _KIND_NAMES:
+        raise TypeError(f"`{name}` must be a numeric array of real numbers; got "
+                        f"{_KIND_NAMES[kind]} entries (dtype {raw.dtype})")
+    if kind == "O":
+        for x in raw.flat:
+            if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real):
+                raise TypeError(f"`{name}` must be a numeric array of real numbers; got "
+                                f"an entry {x!r} of type {type(x).__name__}")
+    try:
+        arr = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(
             f"`{name}` must be a numeric array; got {type(value).__name__}"
         ) from exc
@@ -53,6 +104,15 @@ def as_float_array(value: ArrayLike, name: str, *, ndim: int | None = None) -> N
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` must not contain NaN or infinite entries")
     return arr
+
+
+def check_cells(cells: int, what: str) -> None:
+    """Refuse to generate an array of more than :data:`MAX_CELLS` entries."""
+    if cells > MAX_CELLS:
+        raise ValueError(
+            f"{what} would need {cells:,} entries, more than the limit of "
+            f"{MAX_CELLS:,} (512 MiB of float64); choose smaller sizes"
+        )
 
 
 def check_int(value: Any, name: str, *, low: int, high: int | None = None) -> int:

@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validation import check_int, check_rng
+from ._validation import check_cells, check_int, check_rng
+from .priors import check_prior
 
 __all__ = [
     "CTR_GENERATORS",
@@ -87,10 +88,10 @@ def _check_real(value: Any, name: str, *, low: float | None = None,
 
 
 def _check_shape(n_advertisers: Any, n_positions: Any) -> tuple[int, int]:
-    return (
-        check_int(n_advertisers, "n_advertisers", low=1),
-        check_int(n_positions, "n_positions", low=1),
-    )
+    n = check_int(n_advertisers, "n_advertisers", low=1)
+    m = check_int(n_positions, "n_positions", low=1)
+    check_cells(n * m, f"a CTR matrix of {n:,} x {m:,} (`n_advertisers` x `n_positions`)")
+    return n, m
 
 
 def uniform_ctr(
@@ -255,6 +256,7 @@ def lowrank_ctr(
     """
     n, m = _check_shape(n_advertisers, n_positions)
     r = check_int(rank, "rank", low=1)
+    check_cells((n + m) * r, f"embeddings of `rank` {r:,} for {n:,} + {m:,} rows")
     b = _check_real(bias, "bias")
     s = _check_real(scale, "scale", low=0.0)
     delta = _check_real(position_slope, "position_slope", low=0.0)
@@ -379,8 +381,9 @@ def value_prior(
     ------
     ValueError
         If ``name`` is not a continuous scipy.stats distribution, the number of
-        shape parameters is wrong, the parameters are invalid or the support
-        reaches below 0 (values are non-negative).
+        shape parameters is wrong, or the prior fails
+        :func:`aigc_auction.priors.check_prior` (invalid parameters, support
+        reaching below 0, non-finite values, a quantile function too slow to use).
 
     Examples
     --------
@@ -392,7 +395,7 @@ def value_prior(
     >>> value_prior("norm")
     Traceback (most recent call last):
     ...
-    ValueError: `prior` must have support bounded below by 0 (...); ... starts at -inf
+    ValueError: `prior` must have support bounded below by 0 (...); norm(...) starts at -inf
     >>> value_prior("gamma")
     Traceback (most recent call last):
     ...
@@ -423,15 +426,7 @@ def value_prior(
             f"({', '.join(shapes) or 'none'}); got {len(given)}"
         )
     frozen = dist(*given, loc=lo, scale=sc)
-    a, b = (float(x) for x in frozen.support())
-    if math.isnan(a) or math.isnan(b):
-        raise ValueError(f"`prior` {name!r} parameters are invalid: shapes {given}")
-    if a < 0:
-        raise ValueError(
-            "`prior` must have support bounded below by 0 (values are non-negative); "
-            f"{name!r} with these parameters starts at {a}"
-        )
-    return frozen
+    return check_prior(frozen)
 
 
 def draw_values(prior: Any, n: int, *, rng: Any = None) -> NDArray[np.float64]:

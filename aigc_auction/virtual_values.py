@@ -22,21 +22,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .priors import check_prior
+
 __all__ = ["VirtualValue", "check_prior"]
 
 #: Quantile grid size used to detect irregularity and to iron.
 GRID_SIZE = 4097
-
-
-def check_prior(prior: Any, name: str = "prior") -> Any:
-    """Check that ``prior`` looks like a frozen scipy.stats continuous distribution."""
-    missing = [a for a in ("pdf", "sf", "ppf", "cdf") if not callable(getattr(prior, a, None))]
-    if missing:
-        raise TypeError(
-            f"`{name}` must be a frozen scipy.stats continuous distribution with "
-            f"pdf, sf, cdf and ppf methods; got {type(prior).__name__} without {missing}"
-        )
-    return prior
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ PRIORS = {
     "lognorm": stats.lognorm(0.5),
     "expon": stats.expon(scale=0.5),
     "gamma": stats.gamma(3),
-    "norm": stats.norm(5, 1),
+    "norm": stats.truncnorm(-5.0, np.inf, loc=5, scale=1),  # N(5, 1) cut at 0
     "beta": stats.beta(2, 3),
     "bimodal (ironed)": stats.rv_histogram(
         (np.array([1.0, 0.05, 1.0]), np.array([0.0, 1.0, 2.0, 3.0]))
