@@ -20,7 +20,15 @@ from .allocation import Allocation, allocation_violations, check_allocation
 from .batch import BatchArrays, run_batch, run_batch_arrays
 from .exceptions import AuctionError, SolverError, SweepError
 from .instance import Instance
-from .mechanisms import VCG, Mechanism, Myerson, available_mechanisms, get_mechanism
+from .mechanisms import (
+    GSP,
+    VCG,
+    FirstPrice,
+    Mechanism,
+    Myerson,
+    available_mechanisms,
+    get_mechanism,
+)
 from .models import MNL, Cascade, UserModel, available_models, get_model
 from .outcome import Outcome
 from .payments import envelope_breakpoints, monotone_payment
@@ -37,12 +45,14 @@ from .virtual_values import VirtualValue
 __version__ = "0.1.0"
 
 __all__ = [
+    "GSP",
     "MNL",
     "VCG",
     "Allocation",
     "AuctionError",
     "BatchArrays",
     "Cascade",
+    "FirstPrice",
     "Instance",
     "Mechanism",
     "MisreportResult",

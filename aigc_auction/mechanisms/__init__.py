@@ -5,12 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Mechanism
+from .first_price import FirstPrice
+from .gsp import GSP
 from .myerson import Myerson
 from .vcg import VCG
 
-__all__ = ["VCG", "Mechanism", "Myerson", "available_mechanisms", "get_mechanism"]
+__all__ = [
+    "GSP",
+    "VCG",
+    "FirstPrice",
+    "Mechanism",
+    "Myerson",
+    "available_mechanisms",
+    "get_mechanism",
+]
 
-_MECHANISMS: dict[str, type[Mechanism]] = {"vcg": VCG, "myerson": Myerson}
+_MECHANISMS: dict[str, type[Mechanism]] = {
+    "vcg": VCG, "myerson": Myerson, "gsp": GSP, "first_price": FirstPrice,
+}
 
 
 def available_mechanisms() -> list[str]:
