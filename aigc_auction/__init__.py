@@ -18,6 +18,13 @@ Examples
 from . import generators, solvers  # noqa: F401  (solvers: registers them)
 from .allocation import Allocation, allocation_violations, check_allocation
 from .batch import BatchArrays, run_batch, run_batch_arrays
+from .clicklogs import (
+    UserModelFit,
+    compare_user_models,
+    fit_user_model,
+    read_logs,
+    simulate_logs,
+)
 from .exceptions import AuctionError, SolverError, SweepError
 from .instance import Instance
 from .mechanisms import (
@@ -62,6 +69,7 @@ __all__ = [
     "SolverSpec",
     "SweepError",
     "UserModel",
+    "UserModelFit",
     "VirtualValue",
     "allocation_violations",
     "available_mechanisms",
@@ -69,7 +77,9 @@ __all__ = [
     "available_solvers",
     "check_allocation",
     "check_mechanism",
+    "compare_user_models",
     "envelope_breakpoints",
+    "fit_user_model",
     "get_mechanism",
     "get_model",
     "get_solver",
@@ -77,6 +87,8 @@ __all__ = [
     "is_individually_rational",
     "max_misreport_gain",
     "monotone_payment",
+    "read_logs",
     "run_batch",
     "run_batch_arrays",
+    "simulate_logs",
 ]
