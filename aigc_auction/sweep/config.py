@@ -17,11 +17,12 @@ because they are not monotone.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import numbers
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,15 @@ from typing import Any
 from .. import generators as gen
 from ..mechanisms import available_mechanisms
 from ..models import available_models
+from .point import check_market, check_models, component_of, point_prior
 
 __all__ = [
     "ALLOC_PREFIX",
     "BASELINES",
+    "JOINT_LIMIT",
     "MARKET_DEFAULTS",
+    "MAX_ROWS",
+    "MAX_TASKS",
     "SweepConfig",
     "fingerprint_of",
     "load_config",
@@ -57,6 +62,17 @@ MARKET_DEFAULTS: dict[str, Any] = {
     "prior_shape": None,
     "prior_shape2": None,
 }
+
+#: Most tasks (grid points x replicates) one sweep may have.
+MAX_TASKS = 2_000_000
+#: Most result rows (tasks x rows per task) one sweep may produce.
+MAX_ROWS = 20_000_000
+#: Grid combinations of one component (market, prior or models) checked jointly
+#: when a config is loaded; larger components are checked value by value, and a
+#: bad combination then fails its tasks (reported with their parameters).
+JOINT_LIMIT = 1024
+#: Deepest nesting of tables accepted in a config.
+_MAX_NESTING = 8
 
 _TOP_KEYS = {
     "name", "seed", "replicates", "mechanisms", "models", "true_models",
@@ -96,13 +112,17 @@ def _name_list(value: Any, key: str, allowed: list[str] | tuple[str, ...]) -> tu
     return tuple(out)
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(table: Mapping[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
     """Nested TOML tables ``{a: {b: v}}`` as dotted keys ``{"a.b": v}``."""
+    if depth > _MAX_NESTING:
+        raise _err(f"grid.{prefix.rstrip('.')}", f"nests tables more than {_MAX_NESTING} deep")
     out: dict[str, Any] = {}
     for k, v in table.items():
+        if not isinstance(k, str):
+            raise TypeError(f"`grid` keys must be strings; got {k!r}")
         key = f"{prefix}{k}"
         if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "."))
+            out.update(_flatten(v, key + ".", depth + 1))
         else:
             out[key] = v
     return out
@@ -185,6 +205,12 @@ class SweepConfig:
         """
         if not isinstance(data, Mapping):
             raise TypeError(f"`config` must be a mapping; got {type(data).__name__}")
+        for section in (data, data.get("market", {}), data.get("params", {}),
+                        data.get("solvers", {})):
+            if isinstance(section, Mapping):
+                bad_keys = [k for k in section if not isinstance(k, str)]
+                if bad_keys:
+                    raise TypeError(f"`config` keys must be strings; got {bad_keys[0]!r}")
         unknown = sorted(set(data) - _TOP_KEYS)
         if unknown:
             raise _err(unknown[0], f"is not a sweep config key; valid keys: {sorted(_TOP_KEYS)}")
@@ -231,8 +257,7 @@ class SweepConfig:
             raise TypeError(f"`params` must be a table of tables; got {params!r}")
         for model, table in params.items():
             if model not in all_models:
-                raise _err(f"params.{model}", f"names a model not in `models` or "
-                           f"`true_models` ({all_models})")
+                raise _err(f"params.{model}", _missing_model(model, all_models))
             if not isinstance(table, Mapping):
                 raise TypeError(f"`params.{model}` must be a table; got {table!r}")
             for k, v in table.items():
@@ -243,7 +268,7 @@ class SweepConfig:
             raise TypeError(f"`solvers` must be a table; got {solvers!r}")
         for model, solver in solvers.items():
             if model not in models:
-                raise _err(f"solvers.{model}", f"names a model not in `models` ({list(models)})")
+                raise _err(f"solvers.{model}", _missing_model(model, models, design=True))
             if not isinstance(solver, str):
                 raise TypeError(f"`solvers.{model}` must be a solver name; got {solver!r}")
             settings[f"solver.{model}"] = solver
@@ -256,14 +281,18 @@ class SweepConfig:
             if key == "generator":
                 raise _err("grid.generator", "cannot be swept (generators have different "
                            "parameters); run one sweep per generator")
-            known = key in settings or (
-                "." in key and key.split(".", 1)[0] in ([*all_models, "solver"])
-            )
+            head = key.split(".", 1)[0]
+            if "." in key and head not in [*all_models, "solver"] and (
+                head in available_models()
+            ):
+                raise _err(f"grid.{key}", _missing_model(head, all_models))
+            known = key in settings or ("." in key and head in [*all_models, "solver"])
             if not known:
                 raise _err(f"grid.{key}", f"is not a setting; valid: {sorted(settings)} "
                            "or '<model>.<param>' / 'solver.<model>'")
             if key.startswith("solver.") and key.split(".", 1)[1] not in models:
-                raise _err(f"grid.{key}", f"names a model not in `models` ({list(models)})")
+                raise _err(f"grid.{key}", _missing_model(key.split(".", 1)[1], models,
+                                                         design=True))
             if not isinstance(values, list) or not values:
                 raise _err(f"grid.{key}", f"must be a non-empty list of values; got {values!r}")
             vals = tuple(_check_scalar(v, f"grid.{key}") for v in values)
@@ -284,6 +313,7 @@ class SweepConfig:
             models=models, true_models=true_models, baselines=baselines,
             allocators=allocators, settings=tuple(settings.items()), grid=tuple(grid),
         )
+        cfg.check_size()
         cfg.validate_points()
         return cfg
 
@@ -296,8 +326,17 @@ class SweepConfig:
                 data = tomllib.load(fh)
         except FileNotFoundError:
             raise ValueError(f"`config` file not found: {str(p)!r}") from None
-        except tomllib.TOMLDecodeError as exc:
+        except IsADirectoryError:
+            raise ValueError(f"`config` must be a TOML file; {str(p)!r} is a "
+                             "directory") from None
+        except OSError as exc:
+            raise ValueError(f"`config` {str(p)!r} cannot be read: "
+                             f"{exc.strerror or exc}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"`config` {str(p)!r} is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"`config` {str(p)!r} nests arrays or tables too "
+                             "deeply") from None
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -389,16 +428,59 @@ class SweepConfig:
         for k in range(self.n_points):
             yield self.point(k)
 
-    def validate_points(self) -> None:
-        """Build everything a task needs (except random draws) at every grid point."""
-        from .tasks import build_point  # local: tasks imports this module
+    def check_size(self) -> None:
+        """Refuse sweeps over :data:`MAX_TASKS` tasks or :data:`MAX_ROWS` rows.
 
-        for k in range(self.n_points):
-            try:
-                build_point(self, self.point(k))
-            except (ValueError, TypeError) as exc:
-                where = f" at grid point {self.grid_values(k)}" if self.grid else ""
-                raise type(exc)(f"{exc}{where}") from None
+        Checked when the config is built, before any output is written.
+        """
+        n_tasks = self.n_tasks
+        if n_tasks > MAX_TASKS:
+            raise _err("replicates", f"x grid points gives {n_tasks:,} tasks "
+                       f"({self.n_points:,} points x {self.replicates:,} replicates), more "
+                       f"than the limit of {MAX_TASKS:,}; split the sweep")
+        rows = n_tasks * self.rows_per_task
+        if rows > MAX_ROWS:
+            raise _err("replicates", f"x grid points gives {rows:,} result rows "
+                       f"({n_tasks:,} tasks x {self.rows_per_task} rows), more than the "
+                       f"limit of {MAX_ROWS:,}; split the sweep")
+
+    def _settings_with(self, updates: Mapping[str, Any]) -> dict[str, Any]:
+        s = dict(self.settings)
+        s.update({k: v[0] for k, v in self.grid})
+        s.update(updates)
+        if s.get("slots") is None:
+            s["slots"] = s["n_positions"]
+        return s
+
+    def validate_points(self) -> None:
+        """Check every grid value without walking the Cartesian product of the grid.
+
+        Settings fall into three independent components (market, prior, models;
+        see :mod:`aigc_auction.sweep.point`). For each component every combination
+        of its swept values is checked when there are at most :data:`JOINT_LIMIT`
+        of them, otherwise every value on its own (the component's other swept
+        keys at their first value); a bad combination then fails its tasks, which
+        are reported with their parameters. The cost is the sum over components,
+        not the product.
+        """
+        checks: dict[str, Callable[[dict[str, Any]], object]] = {
+            "market": check_market,
+            "prior": point_prior,
+            "models": lambda s: check_models(self, s),
+        }
+        for comp, check in checks.items():
+            swept = [(k, v) for k, v in self.grid if component_of(k) == comp]
+            combos: Iterator[tuple[tuple[str, Any], ...]]
+            if math.prod(len(v) for _, v in swept) <= JOINT_LIMIT:
+                combos = itertools.product(*[[(k, x) for x in vals] for k, vals in swept])
+            else:
+                combos = (((k, x),) for k, vals in swept for x in vals)
+            for combo in combos:
+                try:
+                    check(self._settings_with(dict(combo)))
+                except (ValueError, TypeError) as exc:
+                    where = f" at grid point {dict(combo)}" if combo else ""
+                    raise type(exc)(f"{exc}{where}") from None
 
     def solver_for(self, settings: Mapping[str, Any], model: str) -> str | None:
         """The solver chosen for design model ``model`` (``None``: its default)."""
@@ -449,6 +531,17 @@ def _allocators(value: Any, models: tuple[str, ...]
             seen.append(name)
         out.append((model, tuple(seen)))
     return tuple(out)
+
+
+def _missing_model(model: str, have: list[str] | tuple[str, ...], *,
+                   design: bool = False) -> str:
+    """What to add when a setting names a model the config does not use."""
+    where = "`models`" if design else "`models` or `true_models`"
+    if model in available_models():
+        return (f"names model {model!r}, which is not in {where} ({list(have)}); add it, "
+                f"e.g. models = {[*have, model]!r}" if design or model not in have else "")
+    return (f"names {model!r}, which is not a user model ({available_models()}) nor in "
+            f"{where} ({list(have)})")
 
 
 def fingerprint_of(data: Mapping[str, Any]) -> str:

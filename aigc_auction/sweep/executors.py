@@ -10,10 +10,14 @@ shard already written.
 
 from __future__ import annotations
 
+import ast
 import logging
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from typing import Any
@@ -21,7 +25,17 @@ from typing import Any
 from .._optional import require
 from ..exceptions import SweepError
 
-__all__ = ["Backend", "DaskBackend", "LocalBackend", "SerialBackend", "resolve_executor"]
+__all__ = [
+    "Backend",
+    "DaskBackend",
+    "LocalBackend",
+    "SerialBackend",
+    "main_guard_problem",
+    "resolve_executor",
+]
+
+#: Seconds between two checks of a pool worker that its parent is still alive.
+PARENT_POLL = 0.2
 
 
 class Backend:
@@ -39,6 +53,11 @@ class Backend:
 
     def close(self) -> None:
         """Release the workers this backend started (no-op for borrowed ones)."""
+
+    def abort(self) -> None:
+        """Stop at once after an error or an interrupt: end the workers this backend
+        started without waiting for their running chunks (default: :meth:`close`)."""
+        self.close()
 
     def __enter__(self) -> Backend:
         return self
@@ -62,9 +81,20 @@ class SerialBackend(Backend):
             yield fn(*args)
 
 
-def _ignore_sigint() -> None:
-    # workers leave Ctrl-C to the parent, which cancels the pending chunks
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL)
+        if os.getppid() != parent:  # re-parented: the sweep process is gone
+            os._exit(70)
+
+
+def _init_worker(parent: int) -> None:
+    """Pool worker start-up: leave Ctrl-C to the parent (which cancels the pending
+    chunks) and end this process as soon as the parent is gone, even if it was
+    killed with SIGKILL (a daemon thread polls the parent pid)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="aigc-auction-parent-watch").start()
 
 
 class LocalBackend(Backend):
@@ -81,7 +111,9 @@ class LocalBackend(Backend):
     -----
     New pools use the ``spawn`` start method: workers start from a clean
     interpreter, which is safe next to threads (tqdm, Dask) and behaves the same on
-    every platform.
+    every platform. Their workers end with the parent process whatever way it
+    ends (each polls the parent's pid every :data:`PARENT_POLL` seconds), and
+    :meth:`abort` terminates them without waiting for the running chunks.
     """
 
     label = "local"
@@ -96,7 +128,7 @@ class LocalBackend(Backend):
             n = (os.cpu_count() or 1) if n_workers is None else _check_workers(n_workers)
             self._executor = ProcessPoolExecutor(
                 max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_ignore_sigint,
+                initializer=_init_worker, initargs=(os.getpid(),),
             )
             self._own = True
             self.n_workers = n
@@ -111,8 +143,7 @@ class LocalBackend(Backend):
                     yield fut.result()
                 except Exception as exc:
                     raise SweepError(
-                        f"a worker failed ({type(exc).__name__}: {exc}); finished tasks "
-                        "are saved, rerun the same command to resume"
+                        f"a worker process failed ({type(exc).__name__}: {exc})"
                     ) from exc
         finally:
             for fut in futures:
@@ -121,6 +152,17 @@ class LocalBackend(Backend):
     def close(self) -> None:
         if self._own:
             self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def abort(self) -> None:
+        if not self._own:
+            return
+        procs = list((getattr(self._executor, "_processes", None) or {}).values())
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        for proc in procs:
+            proc.join(timeout=5)
 
 
 class DaskBackend(Backend):
@@ -196,8 +238,7 @@ class DaskBackend(Backend):
                     yield fut.result()
                 except Exception as exc:
                     raise SweepError(
-                        f"a Dask worker failed ({type(exc).__name__}: {exc}); finished "
-                        "tasks are saved, rerun the same command to resume"
+                        f"a Dask worker failed ({type(exc).__name__}: {exc})"
                     ) from exc
         finally:
             self._client.cancel([f for f in futures if not f.done()])
@@ -215,6 +256,60 @@ def _check_workers(n: Any) -> int:
     if n < 1:
         raise ValueError(f"`workers` must be a positive integer; got {n}")
     return n
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """Whether ``test`` is ``__name__ == "__main__"`` (either side, maybe in an ``and``)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_is_main_test(v) for v in test.values)
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [isinstance(x, ast.Name) and x.id == "__name__" for x in sides]
+    mains = [isinstance(x, ast.Constant) and x.value == "__main__" for x in sides]
+    return (names[0] and mains[1]) or (names[1] and mains[0])
+
+
+def main_guard_problem() -> str | None:
+    """Why a new ``spawn`` worker could not start from this program, or ``None``.
+
+    A ``spawn`` worker re-imports the main script (as ``__mp_main__``). That
+    fails when the script was read from standard input, and it starts the
+    sweep again in every worker when the script calls it at the top level
+    instead of under ``if __name__ == "__main__":``. Interactive sessions,
+    ``python -c`` and guarded scripts are fine.
+    """
+    if multiprocessing.parent_process() is not None:
+        return None
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None:
+        return None  # interactive or -c: workers do not re-run the main module
+    if not os.path.isfile(path):
+        return (f"the main program was not read from a file ({path!r}, e.g. piped on "
+                "standard input), so worker processes cannot re-import it")
+    frame: Any = sys._getframe()
+    while frame is not None and not (
+        frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"
+    ):
+        frame = frame.f_back
+    if frame is None:
+        return None  # the main script is not running its top level now
+    line = frame.f_lineno
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_main_test(node.test):
+            for stmt in node.body:
+                if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+                    return None
+    return (f"{path} runs the sweep at line {line} outside an "
+            "`if __name__ == \"__main__\":` block, so every worker process would start it "
+            "again")
 
 
 def resolve_executor(executor: Any) -> tuple[Backend, bool]:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..exceptions import SweepError
 from .config import SweepConfig, fingerprint_of, load_config
-from .executors import resolve_executor
-from .store import SweepStore
+from .executors import Backend, SerialBackend, main_guard_problem, resolve_executor
+from .store import ShardCheck, StoreWarning, SweepStore
+from . import tasks as _tasks
 from .tasks import ID_COLUMNS, RESULT_COLUMNS, TaskFailure, run_chunk
 
 if TYPE_CHECKING:
@@ -132,7 +135,8 @@ def run_sweep(
         Tasks per chunk (one shard per chunk); default: about eight chunks per worker,
         at most 64 tasks each.
     overwrite : bool, default False
-        Delete the results of a previous sweep in ``out`` first.
+        Delete the files a previous sweep wrote in ``out`` first (only those: the
+        folder's manifest lists them, see ``docs/sweeps.md``).
 
     Returns
     -------
@@ -143,9 +147,31 @@ def run_sweep(
         also reported by a :class:`SweepWarning` and in ``out/failures.json``,
         and a rerun retries them.
 
+    Raises
+    ------
+    ValueError, TypeError
+        For an invalid config or argument (nothing is written then).
+    SweepError
+        If ``out`` is locked by another running sweep (the message names it),
+        holds another config or files the sweep did not write, cannot be
+        written, or a worker process died.
+
     Notes
     -----
     Every column is deterministic except ``solver_time`` (wall-clock seconds).
+
+    With ``out``, the folder is locked for the whole run, every shard's SHA-256
+    is recorded when it is written and checked before a resume and at the
+    merge: a damaged or unknown shard is named in a :class:`SweepWarning`,
+    moved to ``out/quarantine/`` and its tasks are run again.
+
+    **Scripts and the process pool.** The default pool starts its workers with
+    ``spawn``: each re-imports the main script. Call ``run_sweep`` from a script
+    under ``if __name__ == "__main__":``. A script that calls it at the top level
+    (or one piped on standard input) cannot start such workers; ``run_sweep``
+    detects that, warns (:class:`SweepWarning`, saying what to add) and runs the
+    sweep in this process instead, so the script still works, only serially.
+    Interactive sessions, notebooks and ``python -c`` need no guard.
 
     Examples
     --------
@@ -160,6 +186,7 @@ def run_sweep(
     >>> bool((df["efficiency"] <= 1 + 1e-9).all())
     True
     """
+    _refuse_in_starting_worker()
     _STOP.clear()
     cfg = load_config(config)
     root = root_seed(cfg, rng)
@@ -168,56 +195,45 @@ def run_sweep(
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
     ):
         raise ValueError(f"`chunk_size` must be a positive integer; got {chunk_size!r}")
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"`overwrite` must be a bool; got {overwrite!r}")
+    run = _Run(cfg, root, dtypes, executor, progress, chunk_size)
 
-    store = None
-    done: set[int] = set()
-    if out is not None:
+    if out is None:
+        frames = run.execute(list(range(cfg.n_tasks)), None, done=0)
+        table = _finalize(frames, dtypes)
+        failed = run.failed()
+    else:
         store = SweepStore(out)
-        if overwrite:
-            store.clear()
-        stamp = {**cfg.to_dict(), "root_seed": {"entropy": str(root.entropy),
-                                                "spawn_key": list(root.spawn_key)}}
-        store.claim(stamp, fingerprint_of(stamp), meta={"aigc_auction": _version()})
-        done = store.done_tasks() & set(range(cfg.n_tasks))
-    todo = [t for t in range(cfg.n_tasks) if t not in done]
-
-    frames: list[pd.DataFrame] = []
-    failures: list[TaskFailure] = []
-    if todo:
-        backend, own = resolve_executor(executor)
-        try:
-            size = chunk_size or _auto_chunk(len(todo), backend.n_workers)
-            chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-            bar = _progress_bar(cfg, len(done), progress, backend.label)
-            try:
-                args = [(cfg, chunk, root) for chunk in chunks]
-                for tasks, rows, fails in backend.imap_unordered(run_chunk, args):
-                    failures.extend(fails)
-                    if rows:
-                        frame = _frame(rows, dtypes)
-                        if store is not None:
-                            bad = {f.task for f in fails}
-                            store.write_shard([t for t in tasks if t not in bad], frame)
-                        else:
-                            frames.append(frame)
-                    bar.update(len(tasks))
-                    if failures:
-                        bar.set_postfix(failed=len(failures))
-                    if _STOP.is_set():
-                        raise KeyboardInterrupt
-            finally:
-                bar.close()
-        finally:
-            if own:
-                backend.close()
-
-    if store is not None:
-        frames = store.read_shards()
-    table = _finalize(frames, dtypes)
-    failed = sorted(failures, key=lambda f: f.task)
-    if store is not None:
-        store.write_results(table)
-        store.write_failures([f.to_dict() for f in failed])
+        with _store_warnings(), store.lock():
+            if overwrite:
+                kept = store.clear()
+                if kept:
+                    warnings.warn(f"--overwrite left {kept} in {str(store.root)!r}: they "
+                                  "changed since the sweep wrote them", StoreWarning,
+                                  stacklevel=2)
+            stamp = {**cfg.to_dict(), "root_seed": {"entropy": str(root.entropy),
+                                                    "spawn_key": list(root.spawn_key)}}
+            store.claim(stamp, fingerprint_of(stamp), meta={"aigc_auction": _version()})
+            check = ShardCheck(n_tasks=cfg.n_tasks, replicates=cfg.replicates,
+                               rows_per_task=cfg.rows_per_task, columns=tuple(dtypes))
+            done, _ = store.verify(check)
+            for attempt in range(3):
+                todo = [t for t in range(cfg.n_tasks) if t not in done]
+                run.execute(todo, store, done=len(done))
+                done, frames = store.verify(check, read=True)
+                failed_tasks = {f.task for f in run.failures}
+                if all(t in done or t in failed_tasks for t in range(cfg.n_tasks)):
+                    break
+                if attempt == 2:
+                    raise SweepError(f"shards in {str(store.root)!r} keep failing their "
+                                     "checks; see the warnings above")
+                run.failures = [f for f in run.failures if f.task not in done]
+            table = _finalize(frames, dtypes)
+            failed = run.failed()
+            store.write_results(table)
+            store.write_failures([f.to_dict() for f in failed])
+            store.compact()
     if failed:
         lines = "\n  ".join(str(f) for f in failed[:10])
         more = f"\n  ... and {len(failed) - 10} more" if len(failed) > 10 else ""
@@ -229,6 +245,118 @@ def run_sweep(
         )
     table.attrs["failures"] = [f.to_dict() for f in failed]
     return table
+
+
+class _Run:
+    """The execution side of one :func:`run_sweep` call."""
+
+    def __init__(self, cfg: SweepConfig, root: np.random.SeedSequence,
+                 dtypes: Mapping[str, str], executor: Any, progress: bool,
+                 chunk_size: int | None) -> None:
+        self.cfg, self.root, self.dtypes = cfg, root, dtypes
+        self.executor, self.progress, self.chunk_size = executor, progress, chunk_size
+        self.failures: list[TaskFailure] = []
+
+    def failed(self) -> list[TaskFailure]:
+        return sorted(self.failures, key=lambda f: f.task)
+
+    def _backend(self) -> tuple[Backend, bool]:
+        ex = self.executor
+        spawns = ex is None or ex == "local" or (
+            isinstance(ex, int) and not isinstance(ex, bool) and ex > 1
+        )
+        problem = main_guard_problem() if spawns else None
+        if problem is not None:
+            warnings.warn(
+                f"running the sweep in this process, without worker processes: {problem}."
+                " To run it in parallel, call run_sweep under "
+                "`if __name__ == \"__main__\":` in a script file.",
+                SweepWarning, stacklevel=4,
+            )
+            return SerialBackend(), True
+        return resolve_executor(ex)
+
+    def execute(self, todo: list[int], store: SweepStore | None, *, done: int
+                ) -> list[pd.DataFrame]:
+        """Run ``todo``; write each chunk as a shard (``store``) or return the frames."""
+        frames: list[pd.DataFrame] = []
+        if not todo:
+            return frames
+        cfg = self.cfg
+        backend, own = self._backend()
+        try:
+            plan = getattr(_tasks, "plan_chunks", None)
+            if plan is not None:
+                chunks = plan(cfg, todo, backend.n_workers, self.chunk_size)
+            else:
+                size = self.chunk_size or _auto_chunk(len(todo), backend.n_workers)
+                chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+            bar = _progress_bar(cfg, done, self.progress, backend.label)
+            try:
+                args = [(cfg, chunk, self.root) for chunk in chunks]
+                for tasks, rows, fails in backend.imap_unordered(run_chunk, args):
+                    self.failures.extend(fails)
+                    if len(rows):
+                        frame = _frame(rows, self.dtypes) if isinstance(rows, list) else rows
+                        if store is not None:
+                            bad = {f.task for f in fails}
+                            store.write_shard([t for t in tasks if t not in bad], frame)
+                        else:
+                            frames.append(frame)
+                    bar.update(len(tasks))
+                    if self.failures:
+                        bar.set_postfix(failed=len(self.failures))
+                    if _STOP.is_set():
+                        raise KeyboardInterrupt
+            finally:
+                bar.close()
+        except SweepError as exc:
+            if own:
+                backend.abort()
+                own = False
+            saved = (f"finished tasks are saved in {str(store.root)!r}; rerun the same "
+                     "command to resume" if store is not None else
+                     "nothing was saved (no `out` folder was given)")
+            raise SweepError(f"{exc}; {saved}") from exc.__cause__
+        except BaseException:
+            if own:
+                backend.abort()
+                own = False
+            raise
+        finally:
+            if own:
+                backend.close()
+        return frames
+
+
+@contextlib.contextmanager
+def _store_warnings() -> Iterator[None]:
+    """Re-issue the store's warnings (quarantined shards, ...) as SweepWarning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StoreWarning)
+        try:
+            yield
+        finally:
+            pass
+    for w in caught:
+        if issubclass(w.category, StoreWarning):
+            warnings.warn(str(w.message), SweepWarning, stacklevel=4)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _refuse_in_starting_worker() -> None:
+    """A worker process that is still importing the main script must not sweep."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None and getattr(
+        multiprocessing.current_process(), "_inheriting", False
+    ):
+        raise SweepError(
+            "run_sweep was called while a worker process was starting: the main "
+            "script calls it at the top level. Put the call under "
+            "`if __name__ == \"__main__\":`"
+        )
 
 
 def _progress_bar(cfg: SweepConfig, done: int, enabled: bool, label: str) -> Any:
