@@ -40,6 +40,7 @@ from .models import MNL, Cascade, UserModel, available_models, get_model
 from .outcome import Outcome
 from .payments import envelope_breakpoints, monotone_payment
 from .solvers import SolverSpec, available_solvers, get_solver
+from .steps import BidSteps, own_bid_steps
 from .verify import (
     MisreportResult,
     check_mechanism,
@@ -58,6 +59,7 @@ __all__ = [
     "Allocation",
     "AuctionError",
     "BatchArrays",
+    "BidSteps",
     "Cascade",
     "FirstPrice",
     "Instance",
@@ -87,6 +89,7 @@ __all__ = [
     "is_individually_rational",
     "max_misreport_gain",
     "monotone_payment",
+    "own_bid_steps",
     "read_logs",
     "run_batch",
     "run_batch_arrays",

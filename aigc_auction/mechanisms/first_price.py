@@ -10,7 +10,9 @@ from numpy.typing import ArrayLike, NDArray
 from ..allocation import Allocation
 from ..instance import Instance
 from ..models import UserModel
+from ..solvers.batch import BatchData, BatchKernel
 from .base import Mechanism
+from .batched import BatchOutcome, batch_allocate
 from .gsp import check_welfare_solver
 
 __all__ = ["FirstPrice"]
@@ -61,6 +63,16 @@ class FirstPrice(Mechanism):
     ) -> NDArray[np.float64]:
         """Expected payments ``b_i * ctr_i``."""
         b = self.check_input(instance, bids)
+        fast = self._fast_payments(instance, b, allocation)
+        if fast is not None:
+            return fast
         alloc = allocation if allocation is not None else self._solve(instance, b)
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         return np.asarray(b * pi, dtype=float)
+
+    def batch_outcomes(
+        self, kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64]
+    ) -> BatchOutcome:
+        """First-price outcomes of a batch: one batched allocation, bid times CTR."""
+        a, o, pi = batch_allocate(kernel, data, slots, bids)
+        return BatchOutcome(a, o, pi, bids * pi)

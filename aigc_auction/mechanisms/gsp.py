@@ -11,7 +11,9 @@ from ..allocation import Allocation
 from ..instance import Instance
 from ..models import UserModel
 from ..payments import clip_roundoff
+from ..solvers.batch import BatchData, BatchKernel
 from .base import Mechanism
+from .batched import BatchOutcome, batch_allocate
 
 __all__ = ["GSP", "check_welfare_solver"]
 
@@ -128,6 +130,15 @@ class GSP(Mechanism):
             The left end of the step of ``ctr_i(z)`` that each shown ad sits on.
         """
         b = self.check_input(instance, bids)
+        kernel = self._batch_kernel()
+        if kernel is not None:
+            data = kernel.prepare(self.model, instance.ctr)
+            a, o, pi, price = _gsp_arrays(kernel, data, instance.slots, b[None, :])
+            if allocation is None or (
+                np.array_equal(allocation.assignment, a[0])
+                and np.array_equal(allocation.order, o[0][o[0] >= 0])
+            ):
+                return price[0]
         alloc = allocation if allocation is not None else self._solve(instance, b)
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         price = np.zeros(instance.n_advertisers)
@@ -141,7 +152,36 @@ class GSP(Mechanism):
     ) -> NDArray[np.float64]:
         """Expected payments ``price_i * ctr_i`` (see :meth:`prices`)."""
         b = self.check_input(instance, bids)
+        fast = self._fast_payments(instance, b, allocation)
+        if fast is not None:
+            return fast
         alloc = allocation if allocation is not None else self._solve(instance, b)
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         pay = self.prices(instance, b, alloc) * pi
         return np.asarray(clip_roundoff(pay, b * pi, float(np.dot(b, pi))), dtype=float)
+
+    def batch_outcomes(
+        self, kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64]
+    ) -> BatchOutcome:
+        """GSP outcomes of a batch: every shown ad's envelope searched at once."""
+        a, o, pi, price = _gsp_arrays(kernel, data, slots, bids)
+        pay = price * pi
+        welfare = (bids * pi).sum(axis=1, keepdims=True)
+        return BatchOutcome(a, o, pi, np.asarray(clip_roundoff(pay, bids * pi, welfare)))
+
+
+def _gsp_arrays(
+    kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Assignment, order, CTR and GSP price per click of a batch of auctions."""
+    from ..steps import batch_steps, pairs_of  # steps imports the mechanisms
+
+    a, o, pi = batch_allocate(kernel, data, slots, bids)
+    price = np.zeros_like(pi)
+    rb, ri = np.nonzero(pi > 0)
+    if rb.size:
+        ads, pos = pairs_of(a[rb], o[rb])
+        tab = batch_steps(kernel, data.take(rb), slots, bids[rb], ri, bids[rb, ri],
+                          chosen=(ads, pos))
+        price[rb, ri] = np.clip(tab.start[tab.current], 0.0, bids[rb, ri])
+    return a, o, pi, price

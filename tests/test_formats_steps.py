@@ -1,0 +1,101 @@
+"""Own-bid step functions: every step against brute force, payments against the formats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import aigc_auction as aa
+from aigc_auction.steps import own_bid_steps
+
+from .test_formats import MARKOV, NO_EXT, BruteForce, random_market
+
+
+def same(slot: tuple[int, int, float], pos: int, rank: int, ctr: float) -> bool:
+    """Same position and rank, CTR equal to round-off (kernels sum in another order)."""
+    return slot[:2] == (pos, rank) and abs(slot[2] - ctr) <= 1e-12 * max(ctr, 1e-300)
+
+
+CASES = [
+    (aa.MNL(), None, 80),
+    (aa.MNL(), "brute_force", 20),
+    (aa.Cascade(), None, 60),
+    (aa.Cascade(order="fixed"), "brute_force", 40),
+    (MARKOV, "brute_force", 40),
+    (NO_EXT, None, 30),
+]
+
+
+@pytest.mark.parametrize(("model", "solver", "n_seeds"), CASES, ids=str)
+def test_steps_match_brute_force(model: aa.UserModel, solver: str | None, n_seeds: int) -> None:
+    mech = aa.GSP(model, solver=solver)
+    for seed in range(n_seeds):
+        inst, b = random_market(3000 + seed)
+        bf = BruteForce(inst, model)
+        rng = np.random.default_rng(seed)
+        for i in range(inst.n_advertisers):
+            st = own_bid_steps(mech, inst, b, i, upper=1.5)
+            assert st.start[0] == 0.0 and st.ctr[0] == 0.0 and st.position[0] == -1
+            assert np.all(np.diff(st.start) >= 0) and np.all(np.diff(st.ctr) > 0)
+            k = st.current
+            assert same(bf.slot(bf.best(b), i), st.position[k], st.rank[k], st.ctr[k])
+            ends = np.append(st.start[1:], 1.5)
+            zs = np.concatenate((rng.uniform(0, 1.5, 6), 0.5 * (st.start + ends)))
+            for z in zs:
+                bb = b.copy()
+                bb[i] = z
+                k = int(st.step(z))
+                assert same(bf.slot(bf.best(bb), i), st.position[k], st.rank[k], st.ctr[k]), (
+                    seed, i, z)
+            for k in range(1, len(st.start)):  # each kink is where the slot changes
+                c = st.start[k]
+                if c <= 1e-6 or c >= 1.5 - 1e-6:
+                    continue
+                bb = b.copy()
+                bb[i] = c * (1 + 1e-9)
+                assert bf.slot(bf.best(bb), i)[2] == pytest.approx(st.ctr[k], rel=1e-12)
+                bb[i] = c * (1 - 1e-9)
+                assert bf.slot(bf.best(bb), i)[2] == pytest.approx(st.ctr[k - 1], rel=1e-12)
+
+
+@pytest.mark.parametrize("model", [aa.MNL(), aa.Cascade(), NO_EXT], ids=str)
+def test_step_payments_equal_each_format(model: aa.UserModel) -> None:
+    mechs = {"gsp": aa.GSP(model), "first_price": aa.FirstPrice(model), "vcg": aa.VCG(model)}
+    for seed in range(25):
+        inst, b = random_market(4000 + seed)
+        i = seed % inst.n_advertisers
+        st = own_bid_steps(mechs["gsp"], inst, b, i, upper=1.2)
+        for z in (0.0, 0.3 * b[i], b[i], 1.1):
+            bb = b.copy()
+            bb[i] = z
+            for rule, mech in mechs.items():
+                out = mech.run(inst, bb)
+                assert st.ctr_at(z) == pytest.approx(out.ctr[i], rel=1e-12, abs=1e-15)
+                assert st.payment_at(z, rule) == pytest.approx(  # type: ignore[arg-type]
+                    out.payments[i], rel=1e-9, abs=1e-12), (seed, rule, z)
+
+
+def test_batched_gsp_equals_per_problem_thresholds() -> None:
+    """The batched envelope (parametric kernel) and Mechanism.threshold_jumps agree."""
+    gsp = aa.GSP("mnl")
+    for seed in range(60):
+        inst, b = random_market(5000 + seed, n_max=7, m_max=4)
+        out = gsp.run(inst, b)
+        alloc = gsp.allocate(inst, b)
+        for i in np.flatnonzero(out.ctr > 0).tolist():
+            jumps = gsp.threshold_jumps(inst, b, i, alloc)
+            assert out.price_per_click[i] == pytest.approx(jumps[-1][0], rel=1e-10, abs=1e-14)
+
+
+def test_own_bid_steps_input_errors() -> None:
+    inst = aa.Instance(ctr=[[0.5], [0.5]])
+    with pytest.raises(ValueError, match="`advertiser`"):
+        own_bid_steps(aa.GSP(), inst, [0.5, 0.2], 2)
+    with pytest.raises(ValueError, match="allocate by reported welfare"):
+        own_bid_steps(aa.Myerson(prior=__import__("scipy.stats").stats.uniform()), inst,
+                      [0.5, 0.2], 0)
+    with pytest.raises(TypeError, match="`mechanism`"):
+        own_bid_steps("gsp", inst, [0.5, 0.2], 0)  # type: ignore[arg-type]
+    st = own_bid_steps(aa.VCG(), inst, [0.5, 0.2], 1)
+    with pytest.raises(ValueError, match="`rule`"):
+        st.payment_at(0.3, "myerson")  # type: ignore[arg-type]
