@@ -29,7 +29,6 @@ from scipy import optimize, special
 from .logs import ClickData
 
 __all__ = [
-    "CHUNK",
     "LOGIT_BOUND",
     "PROB_FLOOR",
     "FamilyFit",
@@ -41,15 +40,12 @@ __all__ = [
     "log_expit",
     "logit",
     "pooled_rate",
-    "split_chunks",
 ]
 
 #: Bound of every fitted logit: probabilities stay in ``[PROB_FLOOR, 1 - PROB_FLOOR]``.
 LOGIT_BOUND = 20.0
 #: ``expit(-LOGIT_BOUND)`` (about ``2.1e-9``).
 PROB_FLOOR = float(special.expit(-LOGIT_BOUND))
-#: Sessions per vectorised block in the likelihood loops (bounds peak memory).
-CHUNK = 1 << 17
 
 
 def log_expit(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -76,20 +72,6 @@ def pooled_rate(data: ClickData) -> float:
     """Pooled click rate of the log (clicks / impressions), clipped to the bounds."""
     imp, clk = data.pair_counts
     return float(clip_prob(clk.sum() / max(imp.sum(), 1.0)))
-
-
-def split_chunks(data: ClickData) -> list[ClickData]:
-    """``data`` cut into blocks of at most :data:`CHUNK` sessions (views share arrays)."""
-    if data.n_sessions <= CHUNK:
-        return [data]
-    return [
-        ClickData(
-            data.session[s:s + CHUNK], data.advertiser[s:s + CHUNK],
-            data.position[s:s + CHUNK], data.click[s:s + CHUNK],
-            data.n_advertisers, data.n_positions,
-        )
-        for s in range(0, data.n_sessions, CHUNK)
-    ]
 
 
 def check_shrinkage(value: Any) -> float:

@@ -20,8 +20,8 @@ scale: ``rho_r (c_r - p_r)`` for the pair at rank ``r``, and
 ``rho_{r+1} - g_r rho_r`` for the continuation parameter used after rank ``r``.
 The observed information follows from Louis' identity (complete-data curvature
 minus the posterior variance of the complete-data score). Everything is
-vectorised over sessions (blocks of :data:`~._numeric.CHUNK`), looping only
-over ranks.
+vectorised over sessions (rank-major blocks, :class:`.logs.RankBlock`), looping
+only over ranks.
 
 The fit maximises the likelihood (plus the optional shrinkage prior) over the
 logits of every shown pair's CTR and of the free continuation probabilities by
@@ -45,9 +45,8 @@ from ._numeric import (
     log_expit,
     logit,
     pooled_rate,
-    split_chunks,
 )
-from .logs import ClickData
+from .logs import ClickData, RankBlock
 
 __all__ = [
     "cascade_click_probabilities",
@@ -62,65 +61,75 @@ MAX_INFO_PARAMS = 4000
 _SCALARS = ("continue_after_click", "continue_after_skip")
 
 Cont = float | NDArray[np.float64]
+LogCont = tuple[Cont, Cont, Cont, Cont]
 
 
-def _per_rank(value: Cont, adv: NDArray[np.int64]) -> Cont:
+def _at(value: Cont, blk: RankBlock) -> Cont:
     """A continuation parameter (scalar or one per advertiser) at every rank."""
-    return value if np.ndim(value) == 0 else np.asarray(value)[adv]
+    return value if np.ndim(value) == 0 else np.asarray(value)[blk.advertiser]
+
+
+def _ext(values: NDArray[np.float64], dummy: float = 0.0) -> NDArray[np.float64]:
+    """``values`` with one more entry for the dummy pair after a session's end."""
+    return np.append(values, dummy)
 
 
 def _log_pair(prob: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``(log p, log(1 - p))`` of probabilities that may be exactly 0 or 1."""
-    p = np.asarray(prob, dtype=np.float64)
+    """``(log p, log(1 - p))`` (with the dummy entry 0) of probabilities in [0, 1]."""
+    p = np.asarray(prob, dtype=np.float64).ravel()
     with np.errstate(divide="ignore"):
-        return np.log(p), np.log1p(-p)
+        return _ext(np.log(p)), _ext(np.log1p(-p))
+
+
+def _log_cont(gc: Cont, gs: Cont) -> LogCont:
+    """``(log gc, log(1 - gc), log gs, log(1 - gs))``."""
+    with np.errstate(divide="ignore"):
+        return (np.log(gc), np.log1p(-np.asarray(gc)), np.log(gs), np.log1p(-np.asarray(gs)))
 
 
 def _posterior(
-    ch: ClickData,
-    lp: NDArray[np.float64],
-    l1p: NDArray[np.float64],
-    lg: tuple[Cont, Cont, Cont, Cont],
+    blk: RankBlock, lp: NDArray[np.float64], l1p: NDArray[np.float64], lg: LogCont
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Session log-likelihoods and the posterior ``w[s, t] = P(T = t | clicks)``.
+    """Session log-likelihoods ``(S,)`` and the posterior ``w[t, s] = P(T = t | clicks)``.
 
-    ``lp``, ``l1p``: log CTR and log(1 - CTR) of every pair (flat, ``n * m``);
-    ``lg``: ``(log gc, log(1 - gc), log gs, log(1 - gs))``, scalars or per advertiser.
-    Impossible sessions get ``-inf`` and an all-zero posterior row.
+    ``lp``, ``l1p``: log CTR and log(1 - CTR) of every pair plus the dummy (0);
+    ``lg``: the logs of the continuation parameters. Impossible sessions get
+    ``-inf`` and an all-zero posterior column.
     """
-    pair, click, shown, nxt = ch.pair, ch.click, ch.shown, ch.has_next
-    adv = np.where(shown, ch.advertiser, 0)
-    lgc, l1gc, lgs, l1gs = (_per_rank(v, adv) for v in lg)
-    logf = np.where(click, lp[pair], l1p[pair])
-    logf[~shown] = 0.0
-    log_j = np.cumsum(logf, axis=1)
-    if ch.max_rank > 1:
-        cont = np.where(nxt, np.where(click, lgc, lgs), 0.0)
-        log_j[:, 1:] += np.cumsum(cont[:, :-1], axis=1)
-    log_j += np.where(nxt, np.where(click, l1gc, l1gs), 0.0)
-    valid = shown & (np.arange(ch.max_rank) >= ch.last_click[:, None])
-    log_j = np.where(valid, log_j, -np.inf)
-    top = log_j.max(axis=1)
+    logf = np.where(blk.click, lp[blk.pair], l1p[blk.pair])
+    if all(np.ndim(v) == 0 and np.isfinite(v) for v in lg):
+        a, b, c, d = (float(v) for v in lg)
+        cont = blk.click_next * a + blk.skip_next * c
+        stop = blk.click_next * b + blk.skip_next * d
+    else:  # per-advertiser values or a parameter at 0 / 1 (log = -inf)
+        lgc, l1gc, lgs, l1gs = (_at(v, blk) for v in lg)
+        cont = np.where(blk.has_next, np.where(blk.click, lgc, lgs), 0.0)
+        stop = np.where(blk.has_next, np.where(blk.click, l1gc, l1gs), 0.0)
+    log_j = np.empty_like(logf)
+    acc = logf[0].copy()
+    log_j[0] = acc + stop[0]
+    for r in range(1, blk.n_ranks):
+        acc += cont[r - 1]
+        acc += logf[r]
+        log_j[r] = acc + stop[r]
+    log_j[~blk.valid] = -np.inf
+    top = log_j.max(axis=0)
     ok = np.isfinite(top)
     shift = np.where(ok, top, 0.0)
-    e = np.exp(log_j - shift[:, None])
-    tot = e.sum(axis=1)
+    e = np.exp(log_j - shift)
+    tot = e.sum(axis=0)
     with np.errstate(divide="ignore"):
         ll = np.where(ok, shift + np.log(np.where(ok, tot, 1.0)), -np.inf)
-    return ll, e / np.where(ok, tot, 1.0)[:, None]
+    e /= np.where(ok, tot, 1.0)
+    return ll, e
 
 
-def _reads(w: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``rho[s, r] = P(T >= r)`` and ``rho_next[s, r] = rho[s, r + 1]`` (0 at the end)."""
-    rho = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
-    nxt = np.zeros_like(rho)
-    nxt[:, :-1] = rho[:, 1:]
-    return rho, nxt
-
-
-def _log_cont(gc: Cont, gs: Cont) -> tuple[Cont, Cont, Cont, Cont]:
-    with np.errstate(divide="ignore"):
-        return (np.log(gc), np.log1p(-np.asarray(gc)), np.log(gs), np.log1p(-np.asarray(gs)))
+def _reads(w: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``rho[r, s] = P(T >= r)``: the posterior probability that rank ``r`` was read."""
+    rho = w.copy()
+    for r in range(w.shape[0] - 2, -1, -1):
+        rho[r] += rho[r + 1]
+    return rho
 
 
 def cascade_session_loglik(
@@ -142,9 +151,9 @@ def cascade_session_loglik(
         ``log P(clicks of the session)``; ``-inf`` for a session these parameters
         cannot produce.
     """
-    lp, l1p = _log_pair(np.asarray(ctr, dtype=np.float64).ravel())
+    lp, l1p = _log_pair(ctr)
     lg = _log_cont(continue_after_click, continue_after_skip)
-    return np.concatenate([_posterior(ch, lp, l1p, lg)[0] for ch in split_chunks(data)])
+    return np.concatenate([_posterior(b, lp, l1p, lg)[0] for b in data.blocks])
 
 
 def cascade_click_probabilities(
@@ -156,17 +165,20 @@ def cascade_click_probabilities(
     rank ``u``. Returns an array of shape ``(n_sessions, max_rank)``, 0 after a
     session's end.
     """
-    p = np.asarray(ctr, dtype=np.float64).ravel()[data.pair] * data.shown
-    adv = np.where(data.shown, data.advertiser, 0)
-    gc, gs = _per_rank(continue_after_click, adv), _per_rank(continue_after_skip, adv)
-    q = p * gc + (1.0 - p) * gs
-    reach = np.ones_like(p)
-    reach[:, 1:] = np.cumprod(q[:, :-1], axis=1)
-    return np.asarray(p * reach, dtype=np.float64)
+    pe = _ext(np.asarray(ctr, dtype=np.float64).ravel())
+    out = []
+    for blk in data.blocks:
+        p = pe[blk.pair]
+        q = p * _at(continue_after_click, blk) + (1.0 - p) * _at(continue_after_skip, blk)
+        reach = np.ones_like(p)
+        for r in range(1, blk.n_ranks):
+            reach[r] = reach[r - 1] * q[r - 1]
+        out.append((p * reach).T)
+    return np.concatenate(out)
 
 
 def cascade_loglik_grad(
-    theta: NDArray[np.float64], gc: float, gs: float, chunks: list[ClickData]
+    theta: NDArray[np.float64], gc: float, gs: float, data: ClickData
 ) -> tuple[float, NDArray[np.float64], float, float, NDArray[np.float64]]:
     """Total log-likelihood and its gradient on the logit scale.
 
@@ -176,7 +188,7 @@ def cascade_loglik_grad(
         Logits of the pair CTRs (flat).
     gc, gs : float
         Continuation probabilities (scalars here).
-    chunks : list of ClickData
+    data : ClickData
 
     Returns
     -------
@@ -186,29 +198,27 @@ def cascade_loglik_grad(
     reads : ndarray of shape (n * m,)
         Expected number of times each pair was read (posterior).
     """
-    lp, l1p = log_expit(theta), log1m_expit(theta)
-    p = special.expit(theta)
+    lp, l1p = _ext(log_expit(theta)), _ext(log1m_expit(theta))
+    p = _ext(special.expit(theta))
     lg = _log_cont(gc, gs)
-    size = theta.size
+    size = theta.size + 1
     total, g_theta, reads = 0.0, np.zeros(size), np.zeros(size)
     ga = gb = 0.0
-    for ch in chunks:
-        ll, w = _posterior(ch, lp, l1p, lg)
+    for blk in data.blocks:
+        ll, w = _posterior(blk, lp, l1p, lg)
         total += float(ll.sum())
-        rho, rho_next = _reads(w)
-        sel = ch.shown
-        pr = ch.pair[sel]
-        g_theta += np.bincount(pr, weights=rho[sel] * (ch.click[sel] - p[pr]), minlength=size)
-        reads += np.bincount(pr, weights=rho[sel], minlength=size)
-        ta = ch.click & ch.has_next
-        tb = ~ch.click & ch.has_next
-        ga += float((rho_next[ta] - gc * rho[ta]).sum())
-        gb += float((rho_next[tb] - gs * rho[tb]).sum())
-    return total, g_theta, ga, gb, reads
+        rho = _reads(w)
+        flat = blk.pair.ravel()
+        g_theta += np.bincount(flat, weights=(rho * (blk.click - p[blk.pair])).ravel(),
+                               minlength=size)
+        reads += np.bincount(flat, weights=rho.ravel(), minlength=size)
+        ga += float(np.sum(blk.click_next[:-1] * (rho[1:] - gc * rho[:-1])))
+        gb += float(np.sum(blk.skip_next[:-1] * (rho[1:] - gs * rho[:-1])))
+    return total, g_theta[:-1], ga, gb, reads[:-1]
 
 
 def cascade_information(
-    theta: NDArray[np.float64], gc: float, gs: float, chunks: list[ClickData],
+    theta: NDArray[np.float64], gc: float, gs: float, data: ClickData,
     active: NDArray[np.int64],
 ) -> NDArray[np.float64]:
     """Observed information (minus the Hessian of the log-likelihood) by Louis' identity.
@@ -218,7 +228,7 @@ def cascade_information(
     theta : ndarray of shape (n * m,)
         Pair logits.
     gc, gs : float
-    chunks : list of ClickData
+    data : ClickData
     active : ndarray of int
         The pairs (flat indices) whose logits are parameters.
 
@@ -226,40 +236,53 @@ def cascade_information(
     -------
     ndarray of shape (len(active) + 2, len(active) + 2)
         Over ``[theta[active]..., logit(gc), logit(gs)]``.
+
+    Notes
+    -----
+    Given the last rank read ``T = t``, the complete-data score is
+    ``1[r <= t] (c_r - p_r)`` for the pair at rank ``r`` and
+    ``sum_{r <= t, r < k-1} (1[r < t] - g)`` over clicked (``gc``) or skipped
+    (``gs``) ranks; the complete-data curvature is ``-p (1 - p)`` per read pair
+    and ``-g (1 - g)`` per decided continuation. The observed information is the
+    posterior mean of minus the curvature minus the posterior covariance of the
+    complete-data score.
     """
-    p_all = special.expit(theta)
-    lp, l1p = log_expit(theta), log1m_expit(theta)
+    lp, l1p = _ext(log_expit(theta)), _ext(log1m_expit(theta))
+    p_all = _ext(special.expit(theta))
     lg = _log_cont(gc, gs)
     na = active.size
-    where = np.full(theta.size, na + 2, dtype=np.int64)  # inactive -> dummy index
+    where = np.full(theta.size + 1, na + 2, dtype=np.int64)  # inactive, dummy -> spare
     where[active] = np.arange(na)
     q = na + 3
     out = np.zeros(q * q)
-    for ch in chunks:
-        _, w = _posterior(ch, lp, l1p, lg)
-        rho, _ = _reads(w)
-        r = ch.max_rank
-        le = np.arange(r)[None, :] <= np.arange(r)[:, None]  # [t, r]: r <= t
-        lt = np.arange(r)[None, :] < np.arange(r)[:, None]  # [t, r]: r < t
-        p = p_all[ch.pair] * ch.shown
-        cmp = (ch.click - p) * ch.shown
-        ta = (ch.click & ch.has_next).astype(np.float64)
-        tb = (~ch.click & ch.has_next).astype(np.float64)
-        s_theta = cmp[:, None, :] * le[None]
-        s_a = np.einsum("sr,tr->st", ta, le * (lt - gc))
-        s_b = np.einsum("sr,tr->st", tb, le * (lt - gs))
-        s = np.concatenate([s_theta, s_a[..., None], s_b[..., None]], axis=2)
-        mean = np.einsum("st,std->sd", w, s)
-        info = -np.einsum("st,std,ste->sde", w, s, s)
-        info += mean[:, :, None] * mean[:, None, :]
-        d = np.arange(r)
-        info[:, d, d] += rho * p * (1.0 - p)
-        info[:, r, r] += gc * (1.0 - gc) * (ta * rho).sum(axis=1)
-        info[:, r + 1, r + 1] += gs * (1.0 - gs) * (tb * rho).sum(axis=1)
-        idx = np.empty((ch.n_sessions, r + 2), dtype=np.int64)
-        idx[:, :r] = np.where(ch.shown, where[ch.pair], na + 2)
-        idx[:, r], idx[:, r + 1] = na, na + 1
-        flat = idx[:, :, None] * q + idx[:, None, :]
+    for blk in data.blocks:
+        _, w = _posterior(blk, lp, l1p, lg)
+        rho = _reads(w)
+        r_n, s_n = blk.n_ranks, blk.pair.shape[1]
+        d_n = r_n + 2
+        p = p_all[blk.pair]
+        cmp = (blk.click - p) * blk.shown
+        score = np.zeros((r_n, d_n, s_n))  # score[t, d, s]: complete-data score if T = t
+        ca = np.zeros(s_n)
+        cb = np.zeros(s_n)
+        for t in range(r_n):
+            score[t, : t + 1] = cmp[: t + 1]
+            score[t, r_n] = ca - gc * blk.click_next[t]
+            score[t, r_n + 1] = cb - gs * blk.skip_next[t]
+            ca = ca + (1.0 - gc) * blk.click_next[t]
+            cb = cb + (1.0 - gs) * blk.skip_next[t]
+        mean = np.einsum("ts,tds->ds", w, score)
+        info = mean[:, None, :] * mean[None, :, :]
+        for t in range(r_n):
+            info -= w[t] * score[t][:, None, :] * score[t][None, :, :]
+        d = np.arange(r_n)
+        info[d, d] += rho * p * (1.0 - p)
+        info[r_n, r_n] += gc * (1.0 - gc) * (blk.click_next * rho).sum(axis=0)
+        info[r_n + 1, r_n + 1] += gs * (1.0 - gs) * (blk.skip_next * rho).sum(axis=0)
+        idx = np.empty((d_n, s_n), dtype=np.int64)
+        idx[:r_n] = where[blk.pair]
+        idx[r_n], idx[r_n + 1] = na, na + 1
+        flat = idx[:, None, :] * q + idx[None, :, :]
         out += np.bincount(flat.ravel(), weights=info.ravel(), minlength=q * q)
     return out.reshape(q, q)[: na + 2, : na + 2]
 
@@ -317,7 +340,6 @@ def fit_cascade(
     FamilyFit
     """
     n, m = data.n_advertisers, data.n_positions
-    chunks = split_chunks(data)
     imp, clk = (a.ravel() for a in data.pair_counts)
     active = np.flatnonzero(imp > 0)
     p0 = pooled_rate(data)
@@ -345,7 +367,7 @@ def fit_cascade(
     def objective(x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         th, v = unpack(x)
         ll, g_th, ga, gb, _ = cascade_loglik_grad(
-            th, v["continue_after_click"], v["continue_after_skip"], chunks)
+            th, v["continue_after_click"], v["continue_after_skip"], data)
         if shrinkage > 0:
             pa = special.expit(th[active])
             ll += shrinkage * float(np.sum(p0 * log_expit(th[active])
@@ -358,14 +380,14 @@ def fit_cascade(
     res = lbfgs(objective, x0, tol=tol, max_iter=max_iter)
     th, vals = unpack(res.x)
     gc, gs = vals["continue_after_click"], vals["continue_after_skip"]
-    lp, l1p = log_expit(th), log1m_expit(th)
+    lp, l1p = _ext(log_expit(th)), _ext(log1m_expit(th))
     lg = _log_cont(gc, gs)
-    loglik, reads = 0.0, np.zeros(n * m)
-    for ch in chunks:
-        ll, w = _posterior(ch, lp, l1p, lg)
+    loglik, reads = 0.0, np.zeros(n * m + 1)
+    for blk in data.blocks:
+        ll, w = _posterior(blk, lp, l1p, lg)
         loglik += float(ll.sum())
-        rho, _ = _reads(w)
-        reads += np.bincount(ch.pair[ch.shown], weights=rho[ch.shown], minlength=n * m)
+        reads += np.bincount(blk.pair.ravel(), weights=_reads(w).ravel(), minlength=n * m + 1)
+    reads = reads[:-1]
     caveats: list[str] = []
     never_read = active[reads[active] <= 1e-12]
     unident = np.union1d(np.flatnonzero(imp == 0), never_read)
@@ -378,8 +400,8 @@ def fit_cascade(
     th[never_read] = logit(p0)
     ident = np.setdiff1d(active, never_read)
     transitions = {
-        "continue_after_click": int(sum((ch.click & ch.has_next).sum() for ch in chunks)),
-        "continue_after_skip": int(sum((~ch.click & ch.has_next).sum() for ch in chunks)),
+        "continue_after_click": int((data.click & data.has_next).sum()),
+        "continue_after_skip": int((~data.click & data.has_next).sum()),
     }
     free_ident = []
     for k in free:
@@ -399,7 +421,7 @@ def fit_cascade(
         )
     if not res.converged:
         caveats.append(f"L-BFGS-B stopped before convergence: {res.message}")
-    stderr, reason = _cascade_stderr(th, vals, free, free_ident, chunks, ident, shrinkage)
+    stderr, reason = _cascade_stderr(th, vals, free, free_ident, data, ident, shrinkage)
     params = {k: (float(v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in vals.items()}
     return FamilyFit(
         ctr=np.asarray(clip_prob(special.expit(th)).reshape(n, m)),
@@ -417,7 +439,7 @@ def fit_cascade(
 
 def _cascade_stderr(
     theta: NDArray[np.float64], vals: dict[str, Any], free: list[str],
-    free_ident: list[str], chunks: list[ClickData], ident: NDArray[np.int64],
+    free_ident: list[str], data: ClickData, ident: NDArray[np.int64],
     shrinkage: float,
 ) -> tuple[dict[str, float] | None, str]:
     """Standard errors of the free, identified continuation parameters (or a reason)."""
@@ -429,7 +451,7 @@ def _cascade_stderr(
         return None, (f"{ident.size} pair parameters: more than {MAX_INFO_PARAMS}, the "
                       "dense observed information is not built")
     gc, gs = vals["continue_after_click"], vals["continue_after_skip"]
-    info = cascade_information(theta, float(np.mean(gc)), float(np.mean(gs)), chunks, ident)
+    info = cascade_information(theta, float(np.mean(gc)), float(np.mean(gs)), data, ident)
     if shrinkage > 0:
         p = special.expit(theta[ident])
         info[np.arange(ident.size), np.arange(ident.size)] += shrinkage * p * (1 - p)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._numeric import PROB_FLOOR, FamilyFit, clip_prob, pooled_rate, split_chunks
+from ._numeric import PROB_FLOOR, FamilyFit, clip_prob, pooled_rate
 from .logs import ClickData
 
 __all__ = ["counts_loglik", "fit_independent", "independent_session_loglik"]
@@ -45,14 +45,12 @@ def independent_session_loglik(ctr: ArrayLike, data: ClickData) -> NDArray[np.fl
     -------
     ndarray of shape (n_sessions,)
     """
-    flat = np.asarray(ctr, dtype=np.float64).ravel()
-    out = []
-    for ch in split_chunks(data):
-        p = flat[ch.pair]
-        with np.errstate(divide="ignore"):
-            term = np.where(ch.click, np.log(p), np.log1p(-p))
-        out.append(np.where(ch.shown, term, 0.0).sum(axis=1))
-    return np.concatenate(out)
+    p = np.asarray(ctr, dtype=np.float64).ravel()
+    with np.errstate(divide="ignore"):
+        lp, l1p = np.append(np.log(p), 0.0), np.append(np.log1p(-p), 0.0)
+    return np.concatenate([
+        np.where(b.click, lp[b.pair], l1p[b.pair]).sum(axis=0) for b in data.blocks
+    ])
 
 
 def fit_independent(

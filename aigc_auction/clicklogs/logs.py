@@ -328,6 +328,12 @@ class ClickData:
         shape = (self.n_advertisers, self.n_positions)
         return imp.reshape(shape), clk.reshape(shape)
 
+    @cached_property
+    def blocks(self) -> list[RankBlock]:
+        """The sessions in rank-major blocks of at most :data:`BLOCK` sessions."""
+        return [RankBlock.build(self, s, min(s + BLOCK, self.n_sessions))
+                for s in range(0, self.n_sessions, BLOCK)]
+
     @property
     def fixed_order(self) -> bool:
         """Whether every session reads its positions in increasing index order."""
@@ -359,6 +365,69 @@ class ClickData:
             f"ClickData(n_sessions={self.n_sessions}, n_advertisers={self.n_advertisers}, "
             f"n_positions={self.n_positions}, max_rank={self.max_rank})"
         )
+
+
+#: Sessions per rank-major block (bounds the memory of the likelihood passes).
+BLOCK = 1 << 17
+
+
+@dataclass(frozen=True, eq=False)
+class RankBlock:
+    """Sessions ``start:stop`` of a :class:`ClickData` in rank-major layout ``(R, S)``.
+
+    Rank-major rows are contiguous, so the recursions over reading ranks are a few
+    vector operations per rank. After a session's end ``pair`` holds the dummy
+    index ``n * m`` (likelihood code appends a neutral entry there), so no mask is
+    needed in the hot loops.
+
+    Attributes
+    ----------
+    pair : ndarray of int, shape (R, S)
+    click, shown, has_next : ndarray of bool, shape (R, S)
+    valid : ndarray of bool, shape (R, S)
+        Ranks that can be the last one read: shown and at or after the last click.
+    advertiser : ndarray of int, shape (R, S)
+        0 after a session's end.
+    n_clicks : ndarray of int, shape (S,)
+    click_next, skip_next : ndarray of float, shape (R, S)
+        1.0 where a clicked (skipped) rank is followed by another shown rank.
+    """
+
+    pair: NDArray[np.int64]
+    click: NDArray[np.bool_]
+    shown: NDArray[np.bool_]
+    has_next: NDArray[np.bool_]
+    valid: NDArray[np.bool_]
+    advertiser: NDArray[np.int64]
+    n_clicks: NDArray[np.int64]
+    click_next: NDArray[np.float64]
+    skip_next: NDArray[np.float64]
+
+    @classmethod
+    def build(cls, data: ClickData, start: int, stop: int) -> RankBlock:
+        sl = slice(start, stop)
+        shown = np.ascontiguousarray(data.shown[sl].T)
+        dummy = data.n_advertisers * data.n_positions
+        pair = np.ascontiguousarray(np.where(data.shown[sl], data.pair[sl], dummy).T)
+        ranks = np.arange(data.max_rank)[:, None]
+        click = np.ascontiguousarray(data.click[sl].T)
+        nxt = np.ascontiguousarray(data.has_next[sl].T)
+        return cls(
+            pair=pair,
+            click=click,
+            shown=shown,
+            has_next=nxt,
+            valid=shown & (ranks >= data.last_click[sl][None, :]),
+            advertiser=np.ascontiguousarray(np.where(data.shown[sl], data.advertiser[sl], 0).T),
+            n_clicks=data.n_clicks[sl],
+            click_next=(click & nxt).astype(np.float64),
+            skip_next=(~click & nxt).astype(np.float64),
+        )
+
+    @property
+    def n_ranks(self) -> int:
+        """``R``, the number of rank rows."""
+        return int(self.pair.shape[0])
 
 
 def as_click_data(

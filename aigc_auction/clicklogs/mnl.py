@@ -34,34 +34,38 @@ from ._numeric import (
     log_expit,
     logit,
     pooled_rate,
-    split_chunks,
 )
-from .logs import ClickData
+from .logs import ClickData, RankBlock
 
 __all__ = ["fit_mnl", "mnl_click_probabilities", "mnl_loglik_grad", "mnl_session_loglik"]
 
 
 def _session_terms(
-    theta: NDArray[np.float64], ch: ClickData
+    theta: NDArray[np.float64], blk: RankBlock
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Session log-likelihoods and click probabilities ``pi`` (shape (S, R))."""
+    """Session log-likelihoods ``(S,)`` and click probabilities ``pi`` ``(R, S)``.
+
+    ``theta`` holds the pair logits plus the dummy entry ``-inf`` (weight 0).
+    """
+    th = theta[blk.pair]
     with np.errstate(over="ignore"):
-        w = np.where(ch.shown, np.exp(theta[ch.pair]), 0.0)
-    denom = 1.0 + w.sum(axis=1)
-    pi = w / denom[:, None]
-    clicked = np.where(ch.click, theta[ch.pair], 0.0).sum(axis=1)
+        w = np.exp(th)
+    denom = 1.0 + w.sum(axis=0)
+    clicked = np.where(blk.click, th, 0.0).sum(axis=0)
     with np.errstate(invalid="ignore"):
         ll = clicked - np.log(denom)
-    ll = np.where(ch.n_clicks > 1, -np.inf, ll)
-    return ll, pi
+    ll[blk.n_clicks > 1] = -np.inf
+    w /= denom
+    return ll, w
 
 
 def _logits(ctr: ArrayLike) -> NDArray[np.float64]:
+    """Pair logits ``log(p / (1 - p))`` plus the dummy ``-inf``."""
     p = np.asarray(ctr, dtype=np.float64).ravel()
     if np.any(p >= 1.0):
         raise ValueError("`ctr` must be below 1 under the MNL model (weight p / (1 - p))")
     with np.errstate(divide="ignore"):
-        return np.log(p) - np.log1p(-p)
+        return np.append(np.log(p) - np.log1p(-p), -np.inf)
 
 
 def mnl_session_loglik(ctr: ArrayLike, data: ClickData) -> NDArray[np.float64]:
@@ -78,26 +82,28 @@ def mnl_session_loglik(ctr: ArrayLike, data: ClickData) -> NDArray[np.float64]:
     ndarray of shape (n_sessions,)
     """
     theta = _logits(ctr)
-    return np.concatenate([_session_terms(theta, ch)[0] for ch in split_chunks(data)])
+    return np.concatenate([_session_terms(theta, b)[0] for b in data.blocks])
 
 
 def mnl_click_probabilities(ctr: ArrayLike, data: ClickData) -> NDArray[np.float64]:
     """Click probability ``w_k / (1 + sum w)`` of every shown ad, shape (n_sessions, max_rank)."""
-    return _session_terms(_logits(ctr), data)[1]
+    theta = _logits(ctr)
+    return np.concatenate([_session_terms(theta, b)[1].T for b in data.blocks])
 
 
 def mnl_loglik_grad(
-    theta: NDArray[np.float64], chunks: list[ClickData]
+    theta: NDArray[np.float64], data: ClickData
 ) -> tuple[float, NDArray[np.float64]]:
     """Total log-likelihood and its gradient in the pair logits ``theta`` (flat)."""
-    total, grad = 0.0, np.zeros(theta.size)
-    for ch in chunks:
-        ll, pi = _session_terms(theta, ch)
+    th = np.append(theta, -np.inf)
+    size = th.size
+    total, grad = 0.0, np.zeros(size)
+    for blk in data.blocks:
+        ll, pi = _session_terms(th, blk)
         total += float(ll.sum())
-        sel = ch.shown
-        grad -= np.bincount(ch.pair[sel], weights=pi[sel], minlength=theta.size)
-        grad += np.bincount(ch.pair[ch.click], minlength=theta.size)
-    return total, grad
+        grad -= np.bincount(blk.pair.ravel(), weights=pi.ravel(), minlength=size)
+    _, clicks = data.pair_counts
+    return total, grad[:-1] + clicks.ravel()
 
 
 def fit_mnl(
@@ -127,7 +133,6 @@ def fit_mnl(
         No scalar parameters, so ``stderr`` is ``None``.
     """
     n, m = data.n_advertisers, data.n_positions
-    chunks = split_chunks(data)
     imp, clk = (a.ravel() for a in data.pair_counts)
     active = np.flatnonzero(imp > 0)
     p0 = pooled_rate(data)
@@ -141,7 +146,7 @@ def fit_mnl(
     def objective(x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         th = theta.copy()
         th[active] = x
-        ll, g = mnl_loglik_grad(th, chunks)
+        ll, g = mnl_loglik_grad(th, data)
         g = g[active]
         if shrinkage > 0:
             ll += shrinkage * float(np.sum(p0 * log_expit(x) + (1 - p0) * log1m_expit(x)))
@@ -150,7 +155,7 @@ def fit_mnl(
 
     res = lbfgs(objective, theta[active].copy(), tol=tol, max_iter=max_iter)
     theta[active] = res.x
-    loglik = mnl_loglik_grad(theta, chunks)[0]
+    loglik = mnl_loglik_grad(theta, data)[0]
     caveats: list[str] = []
     at_bound = int(np.sum(np.abs(res.x) >= LOGIT_BOUND - 1e-6))
     if at_bound:
