@@ -265,7 +265,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     df = pd.read_parquet(results)
     out = Path(args.out) if args.out else results.parent / "figures"
-    written = plot_sweep(df, out, fmt=args.format, x=args.x)
+    cfg = results.parent / "config.json"  # the sweep's config, for the figure captions
+    written = plot_sweep(df, out, fmt=args.format, x=args.x,
+                         config=cfg if cfg.is_file() else None)
     for path in written:
         print(path)
     return 0
@@ -329,7 +331,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .plotting import plot_sweep
 
     written = plot_sweep(pd.read_parquet(out_dir / "results.parquet"),
-                         out_dir / "figures")
+                         out_dir / "figures", config=out_dir / "config.json")
     print("\nfigures:")
     for path in written:
         print(f"  {path}")
