@@ -12,36 +12,48 @@ Besides mechanisms, a task runs the config's *allocators*: an allocation solver
 maximising welfare (coefficients = values) under a design model, with no
 payments. Their rows have ``mechanism = "alloc:<solver>"``, NaN revenue and
 ``approx_ratio`` = welfare reached / optimal welfare under the design model.
+
+Two paths compute the same rows. :func:`run_task` is the per-task reference:
+one market through the per-auction API. :func:`run_chunk`, which sweeps use,
+runs the tasks of one grid point together through the batched path
+(:mod:`aigc_auction.sweep.batched`) and reruns a batch that raises as batches
+of one task, so a failing task is isolated and reported with its seed.
+:func:`plan_chunks` cuts a sweep's tasks into chunks.
 """
 
 from __future__ import annotations
 
-import time
+import itertools
+import math
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .. import generators as gen
-from .._validation import check_int
-from ..allocation import Allocation
 from ..instance import Instance
-from ..mechanisms import Mechanism, get_mechanism
-from ..models import UserModel, get_model
-from ..outcome import Outcome
-from ..solvers import SolverSpec, get_solver
-from .baseline import separable_auction
-from .config import ALLOC_PREFIX, SweepConfig
+from ..models import UserModel
+from ..solvers import get_solver
+from .batched import run_point_tasks
+from .config import SweepConfig
+from .point import PointSpec, build_point
+from .runs import Markets, RunOutcome, point_spec, runs_of_point
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
+    "MAX_CHUNK",
     "RESULT_COLUMNS",
     "PointSpec",
+    "TaskFailure",
     "build_point",
     "make_market",
+    "plan_chunks",
+    "result_dtypes",
     "run_chunk",
     "run_task",
     "task_seed",
@@ -65,6 +77,10 @@ RESULT_COLUMNS: dict[str, str] = {
 #: Leading identification columns.
 ID_COLUMNS: dict[str, str] = {"task": "int64", "point": "int64", "rep": "int64",
                               "seed": "int64"}
+#: Most tasks in one automatically sized chunk (one batch, one shard).
+MAX_CHUNK = 1000
+#: Automatic chunk sizes aim at this many chunks per worker (load balance).
+CHUNKS_PER_WORKER = 4
 
 
 def task_seed(root: int | np.random.SeedSequence, task: int) -> int:
@@ -81,71 +97,14 @@ def task_seed(root: int | np.random.SeedSequence, task: int) -> int:
     return int(child.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-@dataclass(frozen=True, eq=False)
-class PointSpec:
-    """Everything a grid point needs, built once per point and process."""
-
-    settings: Mapping[str, Any]
-    prior: Any
-    generator: str
-    generator_params: Mapping[str, Any]
-    design_models: Mapping[str, UserModel]
-    true_models: Mapping[str, UserModel]
-    mechanisms: tuple[tuple[str, Mechanism], ...]
-    #: ``(design model, solver)`` of every allocator, in config order.
-    allocators: tuple[tuple[str, SolverSpec], ...] = ()
-
-
-def build_point(cfg: SweepConfig, settings: Mapping[str, Any]) -> PointSpec:
-    """Validate the settings of one grid point and build its models and mechanisms."""
-    s = dict(settings)
-    kind = str(s["generator"])
-    gparams = {k: s[k] for k in gen.generator_params(kind) if k in s}
-    check_int(s["n_advertisers"], "n_advertisers", low=1)
-    m = check_int(s["n_positions"], "n_positions", low=1)
-    check_int(s["slots"], "slots", low=1, high=m)
-    gen.generate_ctr(kind, 1, 1, rng=0, **gparams)  # a 1x1 draw validates the parameters
-    prior = gen.value_prior(
-        str(s["prior"]), loc=s["prior_loc"], scale=s["prior_scale"],
-        shape=s["prior_shape"], shape2=s["prior_shape2"],
-    )
-    models: dict[str, UserModel] = {}
-    for name in dict.fromkeys(cfg.models + cfg.true_models):
-        mparams = cfg.model_params(s, name)
-        try:
-            models[name] = get_model(name, **mparams)
-        except TypeError as exc:
-            raise TypeError(
-                f"`params.{name}` {mparams} rejected by the {name!r} model: {exc}"
-            ) from None
-    mechs: list[tuple[str, Mechanism]] = []
-    for model_name in cfg.models:
-        solver = cfg.solver_for(s, model_name)
-        for mech_name in cfg.mechanisms:
-            extra = {"prior": prior} if mech_name == "myerson" else {}
-            mechs.append(
-                (model_name, get_mechanism(mech_name, models[model_name], solver=solver,
-                                           **extra))
-            )
-    allocs: list[tuple[str, SolverSpec]] = []
-    for model_name, names in cfg.allocators:
-        for name in names:
-            try:
-                allocs.append((model_name, get_solver(models[model_name], name)))
-            except ValueError as exc:
-                raise ValueError(f"`allocators` entry {name!r} for model {model_name!r}: "
-                                 f"{exc}") from None
-    return PointSpec(
-        settings=s, prior=prior, generator=kind, generator_params=gparams,
-        design_models={k: models[k] for k in cfg.models},
-        true_models={k: models[k] for k in cfg.true_models},
-        mechanisms=tuple(mechs), allocators=tuple(allocs),
-    )
-
-
-@lru_cache(maxsize=16)
-def _cached_point(cfg: SweepConfig, point: int) -> PointSpec:
-    return build_point(cfg, cfg.point(point))
+def result_dtypes(cfg: SweepConfig) -> dict[str, str]:
+    """Column name -> dtype of the result table of ``cfg``, in column order."""
+    out = dict(ID_COLUMNS)
+    for (_, values), col in zip(cfg.grid, cfg.param_columns, strict=True):
+        kind = type(values[0])
+        out[col] = {bool: "bool", int: "int64", float: "float64"}.get(kind, "str")
+    out.update(RESULT_COLUMNS)
+    return out
 
 
 def make_market(
@@ -163,7 +122,7 @@ def make_market(
     >>> inst.shape, values.shape
     ((3, 2), (3,))
     """
-    spec = _cached_point(cfg, point)
+    spec = point_spec(cfg, point)
     s = spec.settings
     g = np.random.default_rng(rng)
     ctr = gen.generate_ctr(spec.generator, s["n_advertisers"], s["n_positions"], rng=g,
@@ -173,29 +132,30 @@ def make_market(
 
 
 def _evaluate(
-    out: Outcome | Allocation,
-    own_ctr: NDArray[np.float64],
-    price_per_click: NDArray[np.float64] | None,
+    out: RunOutcome,
     inst: Instance,
     values: NDArray[np.float64],
     design: str,
     true_models: Mapping[str, UserModel],
-    optimum: Mapping[str, float],
+    optimum: Mapping[str, NDArray[np.float64]],
 ) -> list[dict[str, Any]]:
-    """Rows of one allocation under every true model (NaN revenue without prices)."""
+    """Rows of one outcome under every true model (NaN revenue without prices)."""
+    assignment, order = out.assignment[0], out.order[0]
+    order = order[order >= 0]
+    ppc = None if out.price_per_click is None else out.price_per_click[0]
     rows = []
     for true_name, model in true_models.items():
-        pi = own_ctr if true_name == design else model.ctr(inst, out.assignment, out.order)
+        pi = out.ctr[0] if true_name == design else model.ctr(inst, assignment, order)
         welfare = float(np.dot(values, pi))
-        opt = optimum[true_name]
-        revenue = float("nan") if price_per_click is None else float(np.dot(price_per_click, pi))
+        opt = float(optimum[true_name][0])
+        revenue = float("nan") if ppc is None else float(np.dot(ppc, pi))
         rows.append({
             "true_model": true_name,
             "welfare": welfare,
             "revenue": revenue,
             "optimal_welfare": opt,
             "efficiency": welfare / opt if opt > 0 else float("nan"),
-            "shown_ads": int(np.count_nonzero(out.assignment >= 0)),
+            "shown_ads": int(np.count_nonzero(assignment >= 0)),
             "total_ctr": float(pi.sum()),
         })
     return rows
@@ -205,79 +165,33 @@ def run_task(cfg: SweepConfig, task: int, *, root: int | np.random.SeedSequence
              ) -> list[dict[str, Any]]:
     """All result rows of task ``task`` (see :data:`RESULT_COLUMNS`), in a fixed order.
 
-    Rows are ordered by design model, within it the mechanisms then the
-    allocators (config order), then the baselines, and within each by true model.
+    The per-task reference path: one market through the per-auction API
+    (``Mechanism.run``, the solver functions, ``UserModel.ctr``). Rows are
+    ordered by design model, within it the mechanisms then the allocators
+    (config order), then the baselines, and within each by true model.
     """
     point, rep = divmod(int(task), cfg.replicates)
-    spec = _cached_point(cfg, point)
+    spec = point_spec(cfg, point)
     seed = task_seed(root, task)
     inst, values = make_market(cfg, point, rng=seed)
     optimum = {
-        name: get_solver(model, None).func(inst, values, model).value
+        name: np.array([get_solver(model, None).func(inst, values, model).value])
         for name, model in spec.true_models.items()
     }
     head: dict[str, Any] = {"task": int(task), "point": point, "rep": rep, "seed": seed}
     for key, col in zip((k for k, _ in cfg.grid), cfg.param_columns, strict=True):
         head[col] = spec.settings[key]
+    markets = Markets.single(inst, values)
     rows: list[dict[str, Any]] = []
-    for design_name in cfg.models:
-        for design, mech in spec.mechanisms:
-            if design != design_name:
-                continue
-            t0 = time.perf_counter()
-            out = mech.run(inst, values)
-            elapsed = time.perf_counter() - t0
-            ratio = 1.0
-            if not mech.solver_spec.exact:
-                coef = mech.coefficients(inst, values)
-                ratio = _ratio(mech.model, inst, coef, out.assignment, out.order)
-            for r in _evaluate(out, out.ctr, out.price_per_click, inst, values, design,
-                               spec.true_models, optimum):
-                rows.append({**head, "mechanism": mech.name, "solver": out.solver,
-                             "design_model": design, **r, "approx_ratio": ratio,
-                             "solver_time": elapsed})
-        for design, solver in spec.allocators:
-            if design != design_name:
-                continue
-            model = spec.design_models[design]
-            t0 = time.perf_counter()
-            alloc = solver.func(inst, values, model)
-            elapsed = time.perf_counter() - t0
-            ratio = 1.0
-            if not solver.exact:
-                best = optimum.get(design)  # same model object, same default solver
-                ratio = _ratio(model, inst, values, alloc.assignment, alloc.order, best)
-            own = model.ctr(inst, alloc.assignment, alloc.order)
-            for r in _evaluate(alloc, own, None, inst, values, design, spec.true_models,
-                               optimum):
-                rows.append({**head, "mechanism": ALLOC_PREFIX + solver.name,
-                             "solver": solver.name, "design_model": design, **r,
-                             "approx_ratio": ratio, "solver_time": elapsed})
-    for base in cfg.baselines:
-        t0 = time.perf_counter()
-        out = separable_auction(inst, values, pricing=base.split("_", 1)[1])
-        elapsed = time.perf_counter() - t0
-        for r in _evaluate(out, out.ctr, out.price_per_click, inst, values, "separable",
-                           spec.true_models, optimum):
-            rows.append({**head, "mechanism": base, "solver": out.solver,
-                         "design_model": "separable", **r, "approx_ratio": float("nan"),
-                         "solver_time": elapsed})
+    for run in runs_of_point(cfg, point):
+        out = run.run_one(markets, optimum)
+        group = {"mechanism": run.mechanism, "solver": run.solver,
+                 "design_model": run.design_model}
+        tail = {"approx_ratio": float(out.approx_ratio[0]),
+                "solver_time": float(out.solver_time[0])}
+        for r in _evaluate(out, inst, values, run.design_model, spec.true_models, optimum):
+            rows.append({**head, **group, **r, **tail})
     return rows
-
-
-def _ratio(
-    model: UserModel,
-    inst: Instance,
-    coef: NDArray[np.float64],
-    assignment: NDArray[np.int64],
-    order: NDArray[np.int64],
-    best: float | None = None,
-) -> float:
-    """Objective of an allocation over the exact optimum (1 when the optimum is 0)."""
-    if best is None:
-        best = get_solver(model, None).func(inst, coef, model).value
-    got = model.objective(inst, coef, assignment, order)
-    return float(got / best) if best > 0 else 1.0
 
 
 @dataclass(frozen=True)
@@ -303,30 +217,149 @@ class TaskFailure:
                 f"seed {self.seed}) failed: {self.error}")
 
 
-def run_chunk(
-    cfg: SweepConfig, tasks: Sequence[int], root: int | np.random.SeedSequence
-) -> tuple[list[int], list[dict[str, Any]], list[TaskFailure]]:
-    """Run several tasks; a failing task is recorded, never raised.
+def _rows_frame(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    import pandas as pd
 
-    Returns
-    -------
-    tasks : list of int
-        The task indices (as given).
-    rows : list of dict
-        The result rows of the tasks that succeeded, task by task.
-    failures : list of TaskFailure
-    """
+    df = pd.DataFrame.from_records(rows, columns=list(dtypes))
+    return df.astype(dict(dtypes))
+
+
+def _failure(cfg: SweepConfig, task: int, root: int | np.random.SeedSequence,
+             exc: Exception) -> TaskFailure:
+    point, rep = divmod(int(task), cfg.replicates)
+    return TaskFailure(
+        task=int(task), point=point, rep=rep, seed=task_seed(root, task),
+        params=cfg.grid_values(point), error=f"{type(exc).__name__}: {exc}",
+        traceback=traceback.format_exc(),
+    )
+
+
+def _task_by_task(
+    cfg: SweepConfig, tasks: Sequence[int], root: int | np.random.SeedSequence
+) -> tuple[list[dict[str, Any]], list[TaskFailure]]:
     rows: list[dict[str, Any]] = []
     failures: list[TaskFailure] = []
     for task in tasks:
         try:
             rows.extend(run_task(cfg, task, root=root))
         except Exception as exc:  # reported with its seed; the sweep goes on
-            point, rep = divmod(int(task), cfg.replicates)
-            failures.append(TaskFailure(
-                task=int(task), point=point, rep=rep, seed=task_seed(root, task),
-                params=cfg.grid_values(point),
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-            ))
-    return list(tasks), rows, failures
+            failures.append(_failure(cfg, task, root, exc))
+    return rows, failures
+
+
+def _point_groups(cfg: SweepConfig, tasks: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """Consecutive tasks of the same grid point, in the given order."""
+    groups: list[tuple[int, list[int]]] = []
+    for task in tasks:
+        point = int(task) // cfg.replicates
+        if groups and groups[-1][0] == point:
+            groups[-1][1].append(int(task))
+        else:
+            groups.append((point, [int(task)]))
+    return groups
+
+
+def run_chunk(
+    cfg: SweepConfig, tasks: Sequence[int], root: int | np.random.SeedSequence,
+    *, batched: bool = True,
+) -> tuple[list[int], pd.DataFrame, list[TaskFailure]]:
+    """Run several tasks; a failing task is recorded, never raised.
+
+    The tasks of each grid point run as one batch
+    (:func:`aigc_auction.sweep.batched.run_point_tasks`). If a batch raises,
+    its tasks run again as batches of one, so the failing task is reported with
+    its seed and the others keep their rows (the same rows a larger batch gives:
+    every batched computation is row by row, so the table does not depend on
+    how tasks are chunked).
+
+    Parameters
+    ----------
+    cfg : SweepConfig
+    tasks : sequence of int
+    root : int or SeedSequence
+    batched : bool, default True
+        ``False`` runs every task through :func:`run_task` (the reference path).
+
+    Returns
+    -------
+    tasks : list of int
+        The task indices (as given).
+    frame : pandas.DataFrame
+        The result rows of the tasks that succeeded, task by task, with the
+        columns and dtypes of :func:`result_dtypes`.
+    failures : list of TaskFailure
+    """
+    import pandas as pd
+
+    dtypes = result_dtypes(cfg)
+    frames: list[pd.DataFrame] = []
+    failures: list[TaskFailure] = []
+    for point, group in _point_groups(cfg, tasks):
+        if not batched:
+            rows, fails = _task_by_task(cfg, group, root)
+            frames.append(_rows_frame(rows, dtypes))
+            failures.extend(fails)
+            continue
+        seeds = [task_seed(root, t) for t in group]
+        try:
+            frames.append(run_point_tasks(cfg, point, group, seeds, dtypes))
+            continue
+        except Exception as exc:  # isolate the failing task(s): one batch per task
+            if len(group) == 1:
+                failures.append(_failure(cfg, group[0], root, exc))
+                continue
+        for task, seed in zip(group, seeds, strict=True):
+            try:
+                frames.append(run_point_tasks(cfg, point, [task], [seed], dtypes))
+            except Exception as exc:  # reported with its seed; the sweep goes on
+                failures.append(_failure(cfg, task, root, exc))
+    if not frames:
+        return list(tasks), _rows_frame([], dtypes), failures
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return list(tasks), frame, failures
+
+
+def plan_chunks(
+    cfg: SweepConfig, todo: Sequence[int], n_workers: int, chunk_size: int | None = None
+) -> list[list[int]]:
+    """Cut the tasks ``todo`` (ascending) into chunks, one shard each.
+
+    With ``chunk_size``, consecutive slices of ``todo`` of that many tasks.
+    Otherwise about :data:`CHUNKS_PER_WORKER` chunks per worker of at most
+    :data:`MAX_CHUNK` tasks, cut along grid points: a point's tasks are split
+    into near-equal chunks, and consecutive small pieces (points with few tasks
+    left) share a chunk. A chunk's tasks of one grid point run as one batch:
+    large chunks make batches efficient, small ones make progress, load balance
+    and resumption finer.
+
+    Examples
+    --------
+    >>> from aigc_auction.sweep import SweepConfig
+    >>> from aigc_auction.sweep.tasks import plan_chunks
+    >>> cfg = SweepConfig.from_dict({"replicates": 500, "mechanisms": ["vcg"],
+    ...                              "grid": {"n_advertisers": [2, 3, 4]}})
+    >>> [len(c) for c in plan_chunks(cfg, range(1500), n_workers=1)]
+    [250, 250, 250, 250, 250, 250]
+    >>> [len(c) for c in plan_chunks(cfg, range(1500), n_workers=2)]
+    [166, 167, 167, 166, 167, 167, 166, 167, 167]
+    >>> [len(c) for c in plan_chunks(cfg, range(1500), 1, chunk_size=400)]
+    [400, 400, 400, 300]
+    """
+    if not todo:
+        return []
+    if chunk_size is not None:
+        return [list(todo[i:i + chunk_size]) for i in range(0, len(todo), chunk_size)]
+    size = min(MAX_CHUNK, max(
+        1, math.ceil(len(todo) / (CHUNKS_PER_WORKER * max(1, n_workers)))))
+    pieces: list[list[int]] = []
+    for _, group in _point_groups(cfg, todo):
+        k = math.ceil(len(group) / size)
+        bounds = [j * len(group) // k for j in range(k + 1)]
+        pieces.extend(group[a:b] for a, b in itertools.pairwise(bounds))
+    chunks: list[list[int]] = []
+    for piece in pieces:
+        if chunks and len(chunks[-1]) + len(piece) <= size:
+            chunks[-1].extend(piece)
+        else:
+            chunks.append(list(piece))
+    return chunks
