@@ -15,7 +15,7 @@ Examples
 [0, 1, -1]
 """
 
-from . import generators, solvers  # noqa: F401  (solvers: registers them)
+from . import bidders, generators, solvers  # noqa: F401  (solvers: registers them)
 from .allocation import Allocation, allocation_violations, check_allocation
 from .batch import BatchArrays, run_batch, run_batch_arrays
 from .clicklogs import (
@@ -39,6 +39,7 @@ from .mechanisms import (
 from .models import MNL, Cascade, UserModel, available_models, get_model
 from .outcome import Outcome
 from .payments import envelope_breakpoints, monotone_payment
+from .repeated import RepeatedResult, RepeatedSummary, learned_bids, simulate_repeated
 from .solvers import SolverSpec, available_solvers, get_solver
 from .steps import BidSteps, own_bid_steps
 from .verify import (
@@ -67,6 +68,8 @@ __all__ = [
     "MisreportResult",
     "Myerson",
     "Outcome",
+    "RepeatedResult",
+    "RepeatedSummary",
     "SolverError",
     "SolverSpec",
     "SweepError",
@@ -77,6 +80,7 @@ __all__ = [
     "available_mechanisms",
     "available_models",
     "available_solvers",
+    "bidders",
     "check_allocation",
     "check_mechanism",
     "compare_user_models",
@@ -87,6 +91,7 @@ __all__ = [
     "get_solver",
     "is_feasible",
     "is_individually_rational",
+    "learned_bids",
     "max_misreport_gain",
     "monotone_payment",
     "own_bid_steps",
@@ -94,4 +99,5 @@ __all__ = [
     "run_batch",
     "run_batch_arrays",
     "simulate_logs",
+    "simulate_repeated",
 ]
