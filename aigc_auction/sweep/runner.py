@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 import threading
 import warnings
@@ -17,8 +16,7 @@ from ..exceptions import SweepError
 from .config import SweepConfig, fingerprint_of, load_config
 from .executors import Backend, SerialBackend, main_guard_problem, resolve_executor
 from .store import ShardCheck, StoreWarning, SweepStore
-from . import tasks as _tasks
-from .tasks import ID_COLUMNS, RESULT_COLUMNS, TaskFailure, run_chunk
+from .tasks import TaskFailure, plan_chunks, result_dtypes, run_chunk
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,16 +61,6 @@ def root_seed(cfg: SweepConfig, rng: Any = None) -> np.random.SeedSequence:
     )
 
 
-def result_dtypes(cfg: SweepConfig) -> dict[str, str]:
-    """Column name -> dtype of the result table of ``cfg``, in column order."""
-    out = dict(ID_COLUMNS)
-    for (_, values), col in zip(cfg.grid, cfg.param_columns, strict=True):
-        kind = type(values[0])
-        out[col] = {bool: "bool", int: "int64", float: "float64"}.get(kind, "str")
-    out.update(RESULT_COLUMNS)
-    return out
-
-
 def _frame(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:
     import pandas as pd
 
@@ -90,10 +78,6 @@ def _finalize(frames: list[pd.DataFrame], dtypes: Mapping[str, str]) -> pd.DataF
     # gives the same table whatever the completion order
     df = df.sort_values("task", kind="stable").reset_index(drop=True)
     return df.astype(dict(dtypes))
-
-
-def _auto_chunk(n_tasks: int, n_workers: int) -> int:
-    return max(1, min(64, math.ceil(n_tasks / (8 * max(1, n_workers)))))
 
 
 def run_sweep(
@@ -132,8 +116,9 @@ def run_sweep(
     progress : bool, default False
         Show a tqdm progress bar (with ETA) on stderr.
     chunk_size : int, optional
-        Tasks per chunk (one shard per chunk); default: about eight chunks per worker,
-        at most 64 tasks each.
+        Tasks per chunk (one shard per chunk); default: about four chunks per
+        worker, at most 1000 tasks each, cut along grid points (a chunk's tasks of
+        one grid point run as one batch; see ``docs/sweeps.md``).
     overwrite : bool, default False
         Delete the files a previous sweep wrote in ``out`` first (only those: the
         folder's manifest lists them, see ``docs/sweeps.md``).
@@ -285,19 +270,13 @@ class _Run:
         cfg = self.cfg
         backend, own = self._backend()
         try:
-            plan = getattr(_tasks, "plan_chunks", None)
-            if plan is not None:
-                chunks = plan(cfg, todo, backend.n_workers, self.chunk_size)
-            else:
-                size = self.chunk_size or _auto_chunk(len(todo), backend.n_workers)
-                chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+            chunks = plan_chunks(cfg, todo, backend.n_workers, self.chunk_size)
             bar = _progress_bar(cfg, done, self.progress, backend.label)
             try:
                 args = [(cfg, chunk, self.root) for chunk in chunks]
-                for tasks, rows, fails in backend.imap_unordered(run_chunk, args):
+                for tasks, frame, fails in backend.imap_unordered(run_chunk, args):
                     self.failures.extend(fails)
-                    if len(rows):
-                        frame = _frame(rows, self.dtypes) if isinstance(rows, list) else rows
+                    if len(frame):
                         if store is not None:
                             bad = {f.task for f in fails}
                             store.write_shard([t for t in tasks if t not in bad], frame)
