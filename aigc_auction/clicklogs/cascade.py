@@ -124,6 +124,13 @@ def _posterior(
     return ll, e
 
 
+def rho_next(rho: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``rho[r + 1]`` at every rank ``r`` (0 at the last rank)."""
+    out = np.zeros_like(rho)
+    out[:-1] = rho[1:]
+    return out
+
+
 def _reads(w: NDArray[np.float64]) -> NDArray[np.float64]:
     """``rho[r, s] = P(T >= r)``: the posterior probability that rank ``r`` was read."""
     rho = w.copy()
@@ -178,7 +185,7 @@ def cascade_click_probabilities(
 
 
 def cascade_loglik_grad(
-    theta: NDArray[np.float64], gc: float, gs: float, data: ClickData
+    theta: NDArray[np.float64], gc: Cont, gs: Cont, data: ClickData
 ) -> tuple[float, NDArray[np.float64], float, float, NDArray[np.float64]]:
     """Total log-likelihood and its gradient on the logit scale.
 
@@ -186,8 +193,8 @@ def cascade_loglik_grad(
     ----------
     theta : ndarray of shape (n * m,)
         Logits of the pair CTRs (flat).
-    gc, gs : float
-        Continuation probabilities (scalars here).
+    gc, gs : float or ndarray of shape (n_advertisers,)
+        Continuation probabilities.
     data : ClickData
 
     Returns
@@ -195,6 +202,8 @@ def cascade_loglik_grad(
     loglik : float
     grad_theta : ndarray of shape (n * m,)
     grad_logit_gc, grad_logit_gs : float
+        Derivatives with respect to the logit of a scalar ``gc`` / ``gs`` (one
+        value shared by all advertisers).
     reads : ndarray of shape (n * m,)
         Expected number of times each pair was read (posterior).
     """
@@ -212,13 +221,14 @@ def cascade_loglik_grad(
         g_theta += np.bincount(flat, weights=(rho * (blk.click - p[blk.pair])).ravel(),
                                minlength=size)
         reads += np.bincount(flat, weights=rho.ravel(), minlength=size)
-        ga += float(np.sum(blk.click_next[:-1] * (rho[1:] - gc * rho[:-1])))
-        gb += float(np.sum(blk.skip_next[:-1] * (rho[1:] - gs * rho[:-1])))
+        gca, gsa = _at(gc, blk), _at(gs, blk)
+        ga += float(np.sum(blk.click_next * (rho_next(rho) - gca * rho)))
+        gb += float(np.sum(blk.skip_next * (rho_next(rho) - gsa * rho)))
     return total, g_theta[:-1], ga, gb, reads[:-1]
 
 
 def cascade_information(
-    theta: NDArray[np.float64], gc: float, gs: float, data: ClickData,
+    theta: NDArray[np.float64], gc: Cont, gs: Cont, data: ClickData,
     active: NDArray[np.int64],
 ) -> NDArray[np.float64]:
     """Observed information (minus the Hessian of the log-likelihood) by Louis' identity.
@@ -227,7 +237,7 @@ def cascade_information(
     ----------
     theta : ndarray of shape (n * m,)
         Pair logits.
-    gc, gs : float
+    gc, gs : float or ndarray of shape (n_advertisers,)
     data : ClickData
     active : ndarray of int
         The pairs (flat indices) whose logits are parameters.
@@ -263,22 +273,24 @@ def cascade_information(
         p = p_all[blk.pair]
         cmp = (blk.click - p) * blk.shown
         score = np.zeros((r_n, d_n, s_n))  # score[t, d, s]: complete-data score if T = t
+        gca = np.broadcast_to(_at(gc, blk), blk.pair.shape)
+        gsa = np.broadcast_to(_at(gs, blk), blk.pair.shape)
         ca = np.zeros(s_n)
         cb = np.zeros(s_n)
         for t in range(r_n):
             score[t, : t + 1] = cmp[: t + 1]
-            score[t, r_n] = ca - gc * blk.click_next[t]
-            score[t, r_n + 1] = cb - gs * blk.skip_next[t]
-            ca = ca + (1.0 - gc) * blk.click_next[t]
-            cb = cb + (1.0 - gs) * blk.skip_next[t]
+            score[t, r_n] = ca - gca[t] * blk.click_next[t]
+            score[t, r_n + 1] = cb - gsa[t] * blk.skip_next[t]
+            ca = ca + (1.0 - gca[t]) * blk.click_next[t]
+            cb = cb + (1.0 - gsa[t]) * blk.skip_next[t]
         mean = np.einsum("ts,tds->ds", w, score)
         info = mean[:, None, :] * mean[None, :, :]
         for t in range(r_n):
             info -= w[t] * score[t][:, None, :] * score[t][None, :, :]
         d = np.arange(r_n)
         info[d, d] += rho * p * (1.0 - p)
-        info[r_n, r_n] += gc * (1.0 - gc) * (blk.click_next * rho).sum(axis=0)
-        info[r_n + 1, r_n + 1] += gs * (1.0 - gs) * (blk.skip_next * rho).sum(axis=0)
+        info[r_n, r_n] += (gca * (1.0 - gca) * blk.click_next * rho).sum(axis=0)
+        info[r_n + 1, r_n + 1] += (gsa * (1.0 - gsa) * blk.skip_next * rho).sum(axis=0)
         idx = np.empty((d_n, s_n), dtype=np.int64)
         idx[:r_n] = where[blk.pair]
         idx[r_n], idx[r_n + 1] = na, na + 1
@@ -451,7 +463,7 @@ def _cascade_stderr(
         return None, (f"{ident.size} pair parameters: more than {MAX_INFO_PARAMS}, the "
                       "dense observed information is not built")
     gc, gs = vals["continue_after_click"], vals["continue_after_skip"]
-    info = cascade_information(theta, float(np.mean(gc)), float(np.mean(gs)), data, ident)
+    info = cascade_information(theta, gc, gs, data, ident)
     if shrinkage > 0:
         p = special.expit(theta[ident])
         info[np.arange(ident.size), np.arange(ident.size)] += shrinkage * p * (1 - p)
