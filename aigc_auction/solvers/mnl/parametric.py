@@ -28,7 +28,9 @@ given instance always gets the same kernel whatever the batch it is solved in:
 Both prune each position's column to its top ``K`` advertisers first: in a
 matching with at most ``K`` edges an ad outside the top ``K`` of its column can be
 swapped for an unmatched top-``K`` ad without losing weight. Nothing of size
-``n * m * K`` is ever built; the largest array is the ``n x m`` weight matrix.
+``n * m * K`` is ever built; the largest array is the ``n x m`` weight matrix
+(the ``"lsa"`` kernel's assignment matrices stay below ``4 n m`` entries plus a
+constant, so a 5 x 200,000 or a 200,000 x 5 instance runs in a few megabytes).
 
 Tie-breaking (deterministic, a function of ``(ctr, coef, slots)`` only)
 ------------------------------------------------------------------------
@@ -173,7 +175,16 @@ def _lsa_row(
 def _lsa_rows(
     sub: NDArray[np.float64], rows: NDArray[np.int64], k: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    m = sub.shape[1]
+    """Maximum-weight matching with at most ``k`` positive edges of ``sub`` (r x m).
+
+    Both sides are pruned first: the top ``k`` advertisers of every column, then
+    the top ``k`` positions of every remaining advertiser (an ad matched outside
+    its own top ``k`` can move to a free one of them without losing weight). The
+    "at most ``k``" constraint uses the square ``(r + m - k)`` matrix of blocker
+    rows and dummy columns while it is small next to ``r x m``; otherwise a
+    rectangular form of size at most ``2 r m`` (see :func:`_lsa_lean`), so memory
+    stays proportional to the input.
+    """
     ads = np.full(k, -1, dtype=np.int64)
     pos = np.full(k, -1, dtype=np.int64)
     if rows.size == 0:
@@ -182,24 +193,61 @@ def _lsa_rows(
         top = np.argpartition(-sub, k - 1, axis=0)[:k]
         keep = np.unique(top)
         rows, sub = rows[keep], sub[keep]
-    r = rows.size
+    cols = np.arange(sub.shape[1])
+    if sub.shape[1] > k * rows.size:  # top-k positions of every advertiser suffice
+        top = np.argpartition(-sub, k - 1, axis=1)[:, :k]
+        cols = np.unique(top)
+        sub = sub[:, cols]
+    r, m = sub.shape
     gain = np.where(sub > 0, sub, 0.0)
     if r > k and k < m:
-        # blockers (m - k rows) must occupy positions; ads left out use dummies
         size = r + m - k
-        cost = np.zeros((size, size))
-        cost[:r, :m] = -gain
-        cost[r:, m:] = np.inf
+        if size * size <= 4 * r * m + 4096:
+            # blockers (m - k rows) must occupy positions; ads left out use dummies
+            cost = np.zeros((size, size))
+            cost[:r, :m] = -gain
+            cost[r:, m:] = np.inf
+            ri, ci = linear_sum_assignment(cost)
+        else:
+            ri, ci = _lsa_lean(gain, k)
     else:
-        cost = -gain
-    ri, ci = linear_sum_assignment(cost)
+        ri, ci = linear_sum_assignment(-gain)
     use = (ri < r) & (ci < m)
     ri, ci = ri[use], ci[use]
     pos_edge = gain[ri, ci] > 0
     ri, ci = ri[pos_edge], ci[pos_edge]
     ads[: ri.size] = rows[ri]
-    pos[: ri.size] = ci
+    pos[: ri.size] = cols[ci]
     return ads, pos
+
+
+def _lsa_lean(gain: NDArray[np.float64], k: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Exactly ``k`` pairs of maximum total gain (``k < r``, ``k < m``), in memory
+    ``O(r m)``: rectangular assignment with every real edge costing ``M - gain``
+    (``M = 2 max gain``), so that a zero-cost filler is always preferred.
+
+    * ``r >= m``: rows are the ``r`` ads plus ``m - k`` zero-cost blocker rows,
+      columns the ``m`` positions; every position is filled, the blockers take
+      ``m - k`` of them, the ads exactly ``k``.
+    * ``r < m``: rows are the ads, columns the positions plus ``r - k`` zero-cost
+      "not shown" columns; every ad is placed, exactly ``k`` at real positions.
+
+    With exactly ``k`` real pairs the cost is ``k M - gain``, so the assignment
+    maximises the gain; pairs of zero gain are dropped by the caller. Returned
+    indices outside ``r x m`` (blockers, dummies) are dropped there too.
+    """
+    r, m = gain.shape
+    shift = 2.0 * float(gain.max())
+    if shift <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if r >= m:
+        cost = np.zeros((r + m - k, m))
+        cost[:r] = shift - gain
+    else:
+        cost = np.zeros((r, m + r - k))
+        cost[:, :m] = shift - gain
+    ri, ci = linear_sum_assignment(cost)
+    return ri.astype(np.int64), ci.astype(np.int64)
 
 
 def _weights(
