@@ -15,7 +15,7 @@ Examples
 [0, 1, -1]
 """
 
-from . import bidders, generators, solvers  # noqa: F401  (solvers: registers them)
+from . import bidders, equilibrium, generators, solvers  # noqa: F401  (solvers: registers them)
 from .allocation import Allocation, allocation_violations, check_allocation
 from .batch import BatchArrays, run_batch, run_batch_arrays
 from .clicklogs import (
@@ -85,6 +85,7 @@ __all__ = [
     "check_mechanism",
     "compare_user_models",
     "envelope_breakpoints",
+    "equilibrium",
     "fit_user_model",
     "get_mechanism",
     "get_model",

@@ -28,6 +28,7 @@ from .bidders import Bidder, BidderState, Feedback, check_grid
 from .instance import Instance
 from .mechanisms import Mechanism
 from .solvers import get_solver
+from .solvers.batch import BatchData, BatchKernel
 from .steps import Rule, StepTable, batch_steps, step_kernel, step_rule
 
 if TYPE_CHECKING:
@@ -173,14 +174,17 @@ class _Engine:
         ctr = tab.ctr[k]
         pay = tab.payment(self.rule, k, bids)
         real = {"ctr": ctr, "payment": pay, "position": tab.position[k], "rank": tab.rank[k]}
-        return real, [self._grid_utility(tab, values, g) for g in grids]
+        t_bids = np.broadcast_to(bids, (n, n))
+        return real, [self._grid_utility(tab, kernel, data, inst.slots, t_bids, values, g)
+                      for g in grids]
 
-    def _grid_utility(self, tab: StepTable, values: NDArray[np.float64],
+    def _grid_utility(self, tab: StepTable, kernel: BatchKernel, data: BatchData, slots: int,
+                      t_bids: NDArray[np.float64], values: NDArray[np.float64],
                       grid: NDArray[np.float64]) -> NDArray[np.float64]:
         n, g = values.size, grid.size
         z = (values[:, None] * grid[None, :]).ravel()
         tasks = np.repeat(np.arange(n), g)
-        steps = tab.locate(tasks, z)
+        steps = tab.locate_exact(kernel, data, slots, t_bids, np.arange(n), tasks, z)
         assert self.rule is not None
         u = np.repeat(values, g) * tab.ctr[steps] - tab.payment(self.rule, steps, z)
         return u.reshape(n, g)

@@ -270,6 +270,41 @@ class StepTable:
             idx = np.where(move, nxt, idx)
         return np.where(z > 0, idx, lo)
 
+    def locate_exact(
+        self, kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64],
+        who: NDArray[np.int64], tasks: NDArray[np.int64], z: NDArray[np.float64],
+    ) -> NDArray[np.int64]:
+        """:meth:`locate`, with bids at a kink (to ``1e-12`` relative) decided by the solver.
+
+        At a kink two allocations tie; which one the mechanism picks is the
+        solver's tie rule, so those bids are re-solved (one batched call) and get
+        the step whose click probability the solver's allocation has.
+        ``data``, ``bids`` and ``who`` are those the table was built from.
+        """
+        tasks = np.asarray(tasks, dtype=np.int64)
+        z = np.asarray(z, dtype=np.float64)
+        idx = self.locate(tasks, z)
+        lo, hi = self.offsets[tasks], self.offsets[tasks + 1]
+        tol = 1e-12 * np.abs(z)
+        at_left = (idx > lo) & (np.abs(z - self.start[idx]) <= tol) & (z > 0)
+        nxt = np.minimum(idx + 1, self.start.size - 1)
+        at_right = (idx + 1 < hi) & (np.abs(self.start[nxt] - z) <= tol) & (z > 0)
+        near = np.flatnonzero(at_left | at_right)
+        if near.size == 0:
+            return idx
+        t = tasks[near]
+        cc = bids[t].copy()
+        cc[np.arange(near.size), who[t]] = z[near]
+        ads, pos = kernel.solve(data.take(t), cc, slots)
+        slope, _ = _lines(kernel, data.take(t), cc, who[t], ads, pos)
+        low = np.where(at_left[near], idx[near] - 1, idx[near])
+        high = low + 1
+        pick = np.where(np.abs(slope - self.ctr[high]) <= np.abs(slope - self.ctr[low]),
+                        high, low)
+        out = idx.copy()
+        out[near] = pick
+        return out
+
     def payment(self, rule: Rule, steps: NDArray[np.int64], z: NDArray[np.float64]
                 ) -> NDArray[np.float64]:
         """Expected payment at own bid ``z`` on step ``steps`` under ``rule``."""
