@@ -362,19 +362,30 @@ def batch_steps(
     c0 = bids.copy()
     c0[rows, who] = 0.0
     drop = chosen[0] == who[:, None]
-    left = kernel.solve(data, c0, slots,
-                        hint=(np.where(drop, -1, chosen[0]), np.where(drop, -1, chosen[1])))
-    right = (chosen[0].copy(), chosen[1].copy())
     up = np.flatnonzero(top > own)
-    if up.size:
-        ct = bids[up].copy()
-        ct[np.arange(up.size), who[up]] = top[up]
-        ra, rp = kernel.solve(data.take(up), ct, slots, hint=(chosen[0][up], chosen[1][up]))
-        right[0][up], right[1][up] = ra, rp
+    ct = bids[up].copy()
+    ct[np.arange(up.size), who[up]] = top[up]
+    # one kernel call: own coefficient 0 (every task) and at the top (where above the bid)
+    ends = kernel.solve(
+        data.take(np.concatenate((rows, up))), np.concatenate((c0, ct)), slots,
+        hint=(np.concatenate((np.where(drop, -1, chosen[0]), chosen[0][up])),
+              np.concatenate((np.where(drop, -1, chosen[1]), chosen[1][up]))))
+    left = (ends[0][:t], ends[1][:t])
+    right = (chosen[0].copy(), chosen[1].copy())
+    right[0][up], right[1][up] = ends[0][t:], ends[1][t:]
     zeros = np.zeros(t)
-    # below the bid, then above it: the chosen allocation is the step at the bid
-    t1, c1, p1 = _envelope(kernel, data, slots, bids, who, zeros, own, left, chosen)
-    t2, c2, p2 = _envelope(kernel, data, slots, bids, who, own, top, chosen, right)
+    # below the bid and above it, searched together: the chosen allocation is the
+    # step at the bid
+    both = np.concatenate((rows, rows))
+    kt, kc, kp = _envelope(
+        kernel, data.take(both), slots, bids[both], who[both],
+        np.concatenate((zeros, own)), np.concatenate((own, top)),
+        (np.concatenate((left[0], chosen[0])), np.concatenate((left[1], chosen[1]))),
+        (np.concatenate((chosen[0], right[0])), np.concatenate((chosen[1], right[1]))),
+    )
+    low = kt < t
+    t1, c1, p1 = kt[low], kc[low], (kp[0][low], kp[1][low])
+    t2, c2, p2 = kt[~low] - t, kc[~low], (kp[0][~low], kp[1][~low])
     tasks = np.concatenate((rows, t1, rows, t2))
     cs = np.concatenate((zeros, c1, own, c2))
     ads = np.concatenate((left[0], p1[0], chosen[0], p2[0]))
