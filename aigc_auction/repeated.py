@@ -39,6 +39,7 @@ __all__ = [
     "RepeatedResult",
     "RepeatedSummary",
     "learned_bids",
+    "market_sequence",
     "market_source",
     "simulate_repeated",
 ]
@@ -87,6 +88,44 @@ def market_source(market: Any) -> Callable[[np.random.Generator], Market]:
         "`market` must be a mapping of market settings, an (Instance, values) pair, a "
         f"callable rng -> (Instance, values) or an iterable of pairs; got {type(market).__name__}"
     )
+
+
+def _streams(rng: Any) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """The (markets, bidders) children of the root seed of a repeated auction."""
+    if isinstance(rng, np.random.SeedSequence):
+        root = rng
+    elif isinstance(rng, np.random.Generator):
+        root = np.random.SeedSequence(int(rng.integers(2**63)))
+    else:
+        root = np.random.SeedSequence(rng)
+    markets, bidders = root.spawn(2)
+    return markets, bidders
+
+
+def market_sequence(market: Any, *, rounds: int, rng: Any = None) -> list[Market]:
+    """The markets :func:`simulate_repeated` draws with the same ``market`` and ``rng``.
+
+    For paired comparisons: run truthful mechanisms on exactly the markets the
+    learners faced.
+
+    Examples
+    --------
+    >>> import aigc_auction as aa
+    >>> spec = {"n_advertisers": 3, "n_positions": 2}
+    >>> mk = aa.repeated.market_sequence(spec, rounds=2, rng=0)
+    >>> res = aa.simulate_repeated(aa.GSP(), aa.bidders.Truthful(), spec, rounds=2, rng=0)
+    >>> import numpy as np
+    >>> np.array_equal(res.history["value"], np.concatenate([v for _, v in mk]))
+    True
+    """
+    t = check_int(rounds, "rounds", low=1)
+    draw = market_source(market)
+    gen = np.random.default_rng(_streams(rng)[0])
+    first = _check_market(draw(gen), None)
+    out = [first]
+    for _ in range(t - 1):
+        out.append(_check_market(draw(gen), first[0].n_advertisers))
+    return out
 
 
 def _check_market(pair: Any, n: int | None) -> Market:
@@ -329,10 +368,7 @@ def _run(
             f"`mechanism` must be an aigc_auction.Mechanism; got {type(mechanism).__name__}"
         )
     draw = market_source(market)
-    root = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(
-        None if rng is None else (rng if not isinstance(rng, np.random.Generator)
-                                  else int(rng.integers(2**63))))
-    market_seq, bidder_seq = root.spawn(2)
+    market_seq, bidder_seq = _streams(rng)
     gen = np.random.default_rng(market_seq)
     engine = _Engine(mechanism)
     inst, values = _check_market(draw(gen), None)
