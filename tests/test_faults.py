@@ -162,6 +162,25 @@ def test_2_merge_checks_every_task_has_exactly_its_rows(tmp_path):
     assert done == set() and frames == []
 
 
+def test_2_shard_damaged_during_the_run_is_caught_at_the_merge(tmp_path, reference,
+                                                               monkeypatch):
+    real = SweepStore.write_shard
+    damaged: list[Path] = []
+
+    def write_then_damage(self, tasks, frame):
+        path = real(self, tasks, frame)
+        if not damaged:  # the first shard is damaged right after it was written
+            path.write_bytes(path.read_bytes()[:-10])
+            damaged.append(path)
+        return path
+
+    monkeypatch.setattr(SweepStore, "write_shard", write_then_damage)
+    with pytest.warns(SweepWarning, match=r"part-.*is damaged.*quarantine"):
+        df = _sweep(tmp_path / "o")
+    same(reference, df)
+    assert (tmp_path / "o" / "quarantine" / damaged[0].name).exists()
+
+
 # -- 3. invalid priors on the API path ------------------------------------------------
 class _NanPrior:
     def ppf(self, q):

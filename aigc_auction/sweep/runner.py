@@ -203,8 +203,10 @@ def run_sweep(
             check = ShardCheck(n_tasks=cfg.n_tasks, replicates=cfg.replicates,
                                rows_per_task=cfg.rows_per_task, columns=tuple(dtypes))
             done, _ = store.verify(check)
-            for attempt in range(3):
-                todo = [t for t in range(cfg.n_tasks) if t not in done]
+            for attempt in range(3):  # a shard damaged during the run: rerun its tasks
+                failed_tasks = {f.task for f in run.failures}
+                todo = [t for t in range(cfg.n_tasks)
+                        if t not in done and t not in failed_tasks]
                 run.execute(todo, store, done=len(done))
                 done, frames = store.verify(check, read=True)
                 failed_tasks = {f.task for f in run.failures}
@@ -213,7 +215,6 @@ def run_sweep(
                 if attempt == 2:
                     raise SweepError(f"shards in {str(store.root)!r} keep failing their "
                                      "checks; see the warnings above")
-                run.failures = [f for f in run.failures if f.task not in done]
             table = _finalize(frames, dtypes)
             failed = run.failed()
             store.write_results(table)
