@@ -233,6 +233,18 @@ def test_4_foreign_result_files_are_never_overwritten(tmp_path):
     assert (out / "results.parquet").read_bytes() == b"precious"
 
 
+def test_4_folder_from_before_manifests_resumes_and_overwrites(tmp_path, reference):
+    out = tmp_path / "o"
+    _sweep(out)
+    (out / "manifest.jsonl").unlink()  # as an older version left the folder
+    with pytest.warns(SweepWarning, match="no checksum"):  # shards rerun, not trusted
+        same(reference, _sweep(out))
+    (out / "manifest.jsonl").unlink()
+    df = run_sweep({**SMALL, "replicates": 2}, executor="serial", out=out, overwrite=True)
+    assert len(df) == 4 and json.loads((out / "config.json").read_text())["config"][
+        "replicates"] == 2
+
+
 # -- 5. run FILE: prior typos and wrong types ------------------------------------------
 @pytest.mark.parametrize(("prior", "message"), [
     ({"name": "uniform", "sclae": 2}, "unknown key 'sclae'"),

@@ -251,6 +251,8 @@ class SweepStore:
         self._lock = lk
         try:
             self._load_manifest()
+            if not self.manifest.exists():
+                self._adopt_legacy()
             yield self
         finally:
             self._lock = None
@@ -290,6 +292,37 @@ class SweepStore:
             except (ValueError, KeyError, TypeError):
                 continue
             self._hashes.setdefault(name, set()).add(str(rec["sha256"]))
+
+    def _adopt_legacy(self) -> None:
+        """Record the files of a folder written before manifests existed.
+
+        Only when ``config.json`` is a sweep stamp: it, ``results.parquet``,
+        ``failures.json`` and the shards carrying the sweep's task metadata are
+        recorded as the sweep's (so ``--overwrite`` may delete them); the shards
+        have no checksum from their writing, so they are quarantined and rerun.
+        """
+        stamp = self.root / CONFIG
+        try:
+            old = json.loads(stamp.read_text())
+        except (OSError, ValueError):
+            return
+        if not (isinstance(old, dict) and isinstance(old.get("fingerprint"), str)
+                and isinstance(old.get("config"), dict)):
+            return
+        for name in (CONFIG, RESULTS, FAILURES):
+            if (self.root / name).is_file():
+                self._recorder(name)(self.root / name)
+        if not self.shards.is_dir():
+            return
+        import pyarrow.parquet as pq
+
+        for path in sorted(self.shards.glob("part-*.parquet")):
+            try:
+                meta = pq.read_schema(path).metadata or {}
+            except Exception:  # unreadable: not recorded, quarantined later
+                continue
+            if TASKS_KEY in meta:
+                self._recorder(f"{SHARDS}/{path.name}")(path)  # no task list: legacy
 
     def _append(self, entry: Mapping[str, Any]) -> None:
         with self.manifest.open("a") as fh:
@@ -386,11 +419,6 @@ class SweepStore:
                     "original config to resume it, or choose a new --out folder "
                     "(or pass --overwrite to start over)."
                 )
-            if CONFIG not in self._records:  # a folder from before manifests: adopt it
-                self._recorder(CONFIG)(stamp)
-                for name in (RESULTS, FAILURES):
-                    if (self.root / name).is_file():
-                        self._recorder(name)(self.root / name)
             return True
         foreign = [name for name in (RESULTS, FAILURES)
                    if (self.root / name).exists() and not self._ours(name)]
@@ -481,8 +509,10 @@ class SweepStore:
         """The shard's tasks, or why it is not usable."""
         name = f"{SHARDS}/{path.name}"
         rec = self._records.get(name)
-        if rec is None or rec.tasks is None:
+        if rec is None:
             return "was not written by this sweep (not in its manifest)"
+        if rec.tasks is None:
+            return "has no checksum from its writing (a folder from an older version)"
         if len(data) != rec.size or _sha256(data) != rec.sha256:
             return (f"is damaged: its content differs from what was written (SHA-256 "
                     f"{_sha256(data)[:12]}..., {len(data)} bytes; expected "
