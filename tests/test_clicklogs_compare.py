@@ -159,7 +159,7 @@ def test_mechanism_policy_logs_the_auction_outcome() -> None:
     with pytest.raises(ValueError, match="infeasible allocation"):
         aa.simulate_logs(TRUTH, aa.MNL(), n_sessions=5,
                          policy=lambda rng: ([0, 0, -1, -1, -1], None))
-    with pytest.raises(TypeError, match="`model` must be an aigc_auction.MNL or Cascade"):
+    with pytest.raises(TypeError, match=r"`model` must be an aigc_auction\.MNL or Cascade"):
         aa.simulate_logs(TRUTH, "mnl", n_sessions=5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="`n_sessions` must be an integer in"):
         aa.simulate_logs(TRUTH, aa.MNL(), n_sessions=0)

@@ -282,22 +282,9 @@ def impossible_sessions(
     if family == "mnl":
         return np.asarray(data.n_clicks > 1)
     if family == "cascade":
-        fx = dict(fixed or {})
-        for k, v in fx.items():
-            if np.ndim(v):
-                fx[k] = np.asarray(v)
-        gc = fx.get("continue_after_click", 0.5)
-        gs = fx.get("continue_after_skip", 0.5)
-        if np.ndim(gc) and np.shape(gc) != (data.n_advertisers,):
-            raise ValueError(
-                f"`continue_after_click` must have one entry per advertiser "
-                f"({data.n_advertisers}); got shape {np.shape(gc)}"
-            )
-        if np.ndim(gs) and np.shape(gs) != (data.n_advertisers,):
-            raise ValueError(
-                f"`continue_after_skip` must have one entry per advertiser "
-                f"({data.n_advertisers}); got shape {np.shape(gs)}"
-            )
+        # interior values for the free parameters; Cascade checks the fixed ones
+        values = {**dict.fromkeys(_NO_EXTERNALITIES, 0.5), **dict(fixed or {})}
+        gc, gs = (_squeeze(v) for v in Cascade(**values).continuation_params(data.n_advertisers))
         half = np.full((data.n_advertisers, data.n_positions), 0.5)
         return np.asarray(~np.isfinite(cascade_session_loglik(half, gc, gs, data)))
     return np.zeros(data.n_sessions, dtype=bool)
@@ -387,8 +374,12 @@ def fit_user_model(
         max_iter, "max_iter", low=1)
     if impossible not in ("raise", "drop"):
         raise ValueError(f"`impossible` must be 'raise' or 'drop'; got {impossible!r}")
-    if init is not None and not (isinstance(init, UserModelFit) and init.family == family):
-        raise ValueError(f"`init` must be a UserModelFit of the {family!r} family; got {init!r}")
+    if init is not None and not (isinstance(init, UserModelFit) and init.family == family
+                                 and init.ctr.shape == (data.n_advertisers, data.n_positions)):
+        raise ValueError(
+            f"`init` must be a UserModelFit of the {family!r} family with CTRs of shape "
+            f"({data.n_advertisers}, {data.n_positions}); got {init!r}"
+        )
     start = time.perf_counter()
     bad = impossible_sessions(family, data, fx)
     dropped = data.session[bad]
