@@ -1,6 +1,6 @@
 """Maximum-weight matchings with at most K edges, by enumeration over a batch.
 
-The matching kernel of :mod:`.mnl_parametric` for few positions: it solves a whole
+The matching kernel of :mod:`.parametric` for few positions: it solves a whole
 batch of problems with a handful of NumPy operations, so sweeps pay no per-auction
 Python overhead.
 
