@@ -1,51 +1,142 @@
-"""Myerson virtual values, ironed on the quantile scale when the prior is irregular.
+"""Myerson virtual values, ironed, as one explicitly monotone function per prior.
 
 For a value distribution ``F`` with density ``f`` the virtual value is
 ``phi(v) = v - (1 - F(v)) / f(v)`` (Myerson 1981). It is the derivative of the
 revenue curve ``R(q) = q * F^{-1}(1 - q)`` with respect to the quantile
-``q = 1 - F(v)``. When ``phi`` is non-decreasing (a *regular* prior) it is used
-as is. Otherwise it is *ironed*: ``R`` is replaced by its concave hull on a fine
-quantile grid and, on every interval where the hull lies above ``R``, ``phi`` is
-replaced by the hull's constant slope there.
+``q = 1 - F(v)``. The ironed virtual value ``phibar`` is the derivative of the
+least concave majorant of ``R``: equal to ``phi`` where the prior is regular,
+constant on the *ironed* intervals where ``R`` lies below its hull.
 
-Outside the support: a value above it has ``phi(v) = v`` (no more mass to lose),
-a value below it has ``phi(v) = -inf`` (never worth serving).
+:class:`VirtualValue` computes ``phibar`` once per prior (see
+:mod:`aigc_auction.ironing`: exactly for histogram and uniform priors, from an
+adaptively refined quantile sample otherwise) and stores it as a monotone table;
+evaluation (the allocation's coefficients) and the generalised inverse (the
+payments' thresholds) both read that table, vectorised over any number of bids or
+levels, with no ``scipy`` call per auction. The tables are cached per process, so
+building a second :class:`VirtualValue` (or a second :class:`~aigc_auction.Myerson`)
+for the same prior costs nothing.
+
+Outside the support: a value above it has ``phibar(v) = v`` (no more mass to
+lose; for an unbounded support the table continues with slope 1 beyond its last
+knot, at the ``1e-15`` upper quantile), a value below it has ``phibar(v) = -inf``
+(never worth serving).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats
 
+from .ironing import IRON_RTOL, MonotoneTable, iron_piecewise_uniform, iron_sampled
 from .priors import check_prior
 
 __all__ = ["VirtualValue", "check_prior"]
 
-#: Quantile grid size used to detect irregularity and to iron.
+#: Uniform quantile grid size of the sampled ironing (tails and refinement added).
 GRID_SIZE = 4097
+#: Tables kept per process (least recently used ones are dropped).
+CACHE_SIZE = 256
+
+_Entry = tuple[MonotoneTable, bool, bool, Any]
+_CACHE: OrderedDict[Any, _Entry] = OrderedDict()
+
+
+def _piecewise_uniform(prior: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """Bin edges and masses of a histogram or uniform prior (else ``None``)."""
+    dist = getattr(prior, "dist", prior)
+    args, kwds = (getattr(prior, "args", ()), getattr(prior, "kwds", {}))
+    if dist is prior:
+        args, kwds = (), {}
+    if isinstance(dist, stats.rv_histogram):
+        bins = getattr(dist, "_hbins", None)
+        if bins is None:  # pragma: no cover - older/newer scipy layouts
+            bins = dist._histogram[1]
+        _, loc, scale = dist._parse_args(*args, **kwds)
+        edges = float(loc) + float(scale) * np.asarray(bins, dtype=np.float64)
+    elif isinstance(dist, type(stats.uniform)):
+        _, loc, scale = dist._parse_args(*args, **kwds)
+        edges = np.array([float(loc), float(loc) + float(scale)])
+    else:
+        return None
+    cdf = np.asarray(prior.cdf(edges), dtype=np.float64)
+    masses = np.maximum(np.diff(cdf), 0.0)
+    if not (np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0) and masses.sum() > 0):
+        return None
+    return edges, masses
+
+
+def _cache_key(prior: Any, grid_size: int, pw: tuple[NDArray[np.float64], ...] | None
+               ) -> Any:
+    if pw is not None:
+        return ("piecewise", pw[0].tobytes(), pw[1].tobytes())
+    dist = getattr(prior, "dist", None)
+    if dist is not None and type(dist).__module__.startswith("scipy.stats"):
+        try:
+            key = ("scipy", type(dist).__qualname__, getattr(dist, "name", ""),
+                   tuple(prior.args), tuple(sorted(prior.kwds.items())), grid_size)
+            hash(key)
+            return key
+        except (AttributeError, TypeError):
+            pass
+    return ("object", id(prior), grid_size)  # the entry pins the prior: ids stay unique
+
+
+def _table(prior: Any, grid_size: int) -> _Entry:
+    """The ironed table of ``prior`` (cached per process)."""
+    pw = _piecewise_uniform(prior)
+    key = _cache_key(prior, grid_size, pw)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    if pw is not None:
+        table, regular = iron_piecewise_uniform(*pw)
+    else:
+        table, regular = iron_sampled(prior, grid_size)
+    entry = (table, regular, pw is not None, prior)
+    _CACHE[key] = entry
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return entry
 
 
 @dataclass(frozen=True, eq=False)
 class VirtualValue:
-    """The (ironed) virtual-value function of one prior.
+    """The ironed virtual-value function ``phibar`` of one prior.
 
     Parameters
     ----------
     prior : frozen scipy.stats continuous distribution
+        Validated by :func:`aigc_auction.priors.check_prior`.
     grid_size : int, default 4097
-        Quantile grid used to check regularity and, if needed, to iron.
+        Uniform quantile grid of the sampled ironing (unused for histogram and
+        uniform priors, which are ironed exactly).
 
     Attributes
     ----------
     regular : bool
-        Whether ``phi`` was found non-decreasing on the grid (then ``phibar = phi``).
-    ironed : list of (float, float, float)
-        The ironed value intervals ``(v_low, v_high, level)``.
+        Whether no ironing was needed (``phibar == phi``).
+    ironed : tuple of (float, float, float)
+        The ironed intervals ``(v_low, v_high, level)``: ``phibar(v) == level`` for
+        every float ``v_low <= v <= v_high``, and ``phibar`` differs from ``phi``
+        there.
+    exact : bool
+        Whether ``phibar`` is exact (histogram and uniform priors) rather than
+        computed from quantile samples.
+
+    Notes
+    -----
+    ``phibar`` is stored as an explicitly non-decreasing piecewise-linear table
+    (:class:`aigc_auction.ironing.MonotoneTable`): evaluation, thresholds and the
+    flats used by the tie rule all come from it, so the allocation rule and the
+    payments describe the same monotone function whatever the prior. Sampling
+    can only make ironing approximate (a revenue loss), never the mechanism
+    manipulable.
 
     Examples
     --------
@@ -53,27 +144,52 @@ class VirtualValue:
     >>> vv = VirtualValue(stats.uniform(0, 1))
     >>> vv.regular, float(vv(0.75)), float(vv.reserve())
     (True, 0.5, 0.5)
+    >>> gap = stats.rv_histogram(([0.6, 0.0, 0.4], [0.0, 1.0, 2.0, 3.0]), density=False)
+    >>> vv = VirtualValue(gap)
+    >>> vv.regular, vv.exact, float(vv.reserve())
+    (False, True, 2.0)
     """
 
     prior: Any
     grid_size: int = GRID_SIZE
     regular: bool = field(init=False)
     ironed: tuple[tuple[float, float, float], ...] = field(init=False)
+    exact: bool = field(init=False)
+    _table: MonotoneTable = field(init=False, repr=False)
+    _flats: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] = field(
+        init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_prior(self.prior)
-        q = np.linspace(0.0, 1.0, self.grid_size)[1:-1]
-        v = np.asarray(self.prior.ppf(1.0 - q), dtype=float)
-        phi = self.raw(v)
-        ok = np.isfinite(phi)
-        # phi as a function of q must be non-increasing (v decreases in q)
-        regular = bool(np.all(np.diff(phi[ok]) <= 1e-9 * (1.0 + np.abs(phi[ok][:-1]))))
-        object.__setattr__(self, "regular", regular)
-        ends = (float(self.prior.ppf(1.0)), float(self.prior.ppf(0.0)))
-        object.__setattr__(self, "ironed", () if regular else _iron(q, v, ends))
+        if isinstance(self.grid_size, bool) or not isinstance(self.grid_size, (int, np.integer)):
+            raise TypeError(f"`grid_size` must be an int; got {type(self.grid_size).__name__}")
+        if self.grid_size < 3:
+            raise ValueError(f"`grid_size` must be >= 3; got {self.grid_size}")
+        table, regular, exact, _ = _table(self.prior, int(self.grid_size))
+        levels, z_lo, z_hi = table.flats()
+        object.__setattr__(self, "_table", table)
+        object.__setattr__(self, "_flats", (levels, z_lo, z_hi))
+        object.__setattr__(self, "exact", exact)
+        ironed = tuple(
+            (float(lo), float(np.nextafter(hi, -np.inf)), float(lev))
+            for lev, lo, hi in zip(levels, z_lo, z_hi, strict=True)
+            if self._irons(float(lev), float(lo), float(hi))
+        )
+        object.__setattr__(self, "ironed", ironed)
+        object.__setattr__(self, "regular", bool(regular and not ironed))
+
+    def _irons(self, level: float, lo: float, hi: float) -> bool:
+        """Whether ``phibar`` differs from ``phi`` on the flat ``[lo, hi)``."""
+        t = self._table
+        inside = (t.x >= lo) & (t.x < hi)
+        pts = np.concatenate((t.x[inside], [0.5 * (lo + hi)]))
+        raw = np.concatenate((t.raw[inside] if t.raw is not None else [], self.raw(pts[-1:])))
+        span = float(t.x[-1] - t.x[0]) if t.x.size > 1 else 1.0
+        tol = IRON_RTOL * max(abs(level), span, 1e-300)
+        return bool(np.any(~(np.abs(raw - level) <= tol)))
 
     def raw(self, v: ArrayLike) -> NDArray[np.float64]:
-        """Un-ironed virtual value ``v - sf(v) / pdf(v)``."""
+        """Un-ironed virtual value ``v - sf(v) / pdf(v)`` (scipy calls; diagnostics)."""
         v = np.asarray(v, dtype=float)
         pdf = np.asarray(self.prior.pdf(v), dtype=float)
         sf = np.asarray(self.prior.sf(v), dtype=float)
@@ -83,15 +199,8 @@ class VirtualValue:
         return np.asarray(out, dtype=float)
 
     def __call__(self, v: ArrayLike) -> NDArray[np.float64]:
-        """Ironed virtual value ``phibar(v)`` (non-decreasing in ``v``)."""
-        v = np.asarray(v, dtype=float)
-        out = self.raw(v)
-        for lo, hi, level in self.ironed:
-            # constant on the interval; clipped beside it so phibar stays monotone
-            out = np.where((v >= lo) & (v <= hi), level, out)
-            out = np.where(v < lo, np.minimum(out, level), out)
-            out = np.where(v > hi, np.maximum(out, level), out)
-        return out
+        """Ironed virtual value ``phibar(v)``, non-decreasing in ``v`` (any shape)."""
+        return self._table(v)
 
     def reserve(self) -> float:
         """The monopoly reserve ``inf {v : phibar(v) >= 0}``."""
@@ -101,19 +210,18 @@ class VirtualValue:
         """The smallest value whose virtual value reaches ``level``.
 
         ``inf {v >= 0 : phibar(v) >= level}`` (``inclusive``) or
-        ``inf {v >= 0 : phibar(v) > level}``, to within two ulps; the scalar form
-        of :meth:`thresholds`. ``inf`` if no value reaches it.
+        ``inf {v >= 0 : phibar(v) > level}``; the scalar form of :meth:`thresholds`.
+        ``inf`` if no value reaches it.
         """
         return float(self.thresholds(np.array([float(level)]), inclusive=inclusive)[0])
 
     def thresholds(self, levels: ArrayLike, *, inclusive: bool) -> NDArray[np.float64]:
         """The smallest values whose virtual values reach ``levels`` (vectorised).
 
-        ``inf {v >= 0 : phibar(v) >= level}`` (``inclusive``) or
-        ``inf {v >= 0 : phibar(v) > level}`` for every level, to within two ulps:
-        the bracket doubles until it holds the crossing, false-position steps narrow
-        it for regular priors (:func:`_narrow`), bisection finishes. ``inf`` where no
-        value reaches the level.
+        The smallest float ``z >= 0`` with ``phibar(z) >= level`` (``inclusive``)
+        or ``phibar(z) > level``, exactly: ``phibar`` evaluated at ``z`` reaches the
+        level and at the float just below ``z`` it does not. ``inf`` where no value
+        reaches the level.
 
         Examples
         --------
@@ -122,127 +230,40 @@ class VirtualValue:
         >>> vv.thresholds(np.array([0.0, 0.5]), inclusive=True).round(12).tolist()
         [0.5, 0.75]
         """
-        def hit(z: NDArray[np.float64], lev: NDArray[np.float64]) -> NDArray[np.bool_]:
-            val = np.asarray(self(z), dtype=float)
-            return val >= lev if inclusive else val > lev
+        return self._table.inverse(levels, strict=not inclusive)
 
-        levels = np.asarray(levels, dtype=float)
-        out = np.zeros(levels.shape)
-        todo = np.flatnonzero(~hit(np.zeros(levels.shape), levels))
-        lo = np.zeros(todo.size)
-        hi = np.full(todo.size, max(1.0, float(self.prior.ppf(0.5))))
-        lev = levels[todo]
-        grow = np.ones(todo.size, dtype=bool)
-        for _ in range(2100):
-            idx = np.flatnonzero(grow)
-            if idx.size == 0:
-                break
-            h = hit(hi[idx], lev[idx])
-            grow[idx[h]] = False
-            up = idx[~h]
-            lo[up], hi[up] = hi[up], hi[up] * 2.0
-            grow[up[~np.isfinite(hi[up])]] = False
-        eps = np.finfo(float).eps
-        if self.regular:
-            _narrow(self, lo, hi, lev, hit)
-        active = np.flatnonzero(np.isfinite(hi))
-        while active.size:
-            mid = 0.5 * (lo[active] + hi[active])
-            ok = (hi[active] - lo[active] > 2.0 * eps * np.maximum(hi[active], 1e-308)) & (
-                mid > lo[active]) & (mid < hi[active])
-            active, mid = active[ok], mid[ok]
-            if active.size == 0:
-                break
-            h = hit(mid, lev[active])
-            hi[active[h]] = mid[h]
-            lo[active[~h]] = mid[~h]
-        out[todo] = hi
-        return out
+    @property
+    def flats(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Every interval on which ``phibar`` is constant: ``(level, z_lo, z_hi)``.
+
+        ``phibar(v) == level`` exactly for ``z_lo <= v < z_hi``; sorted by level.
+        Besides :attr:`ironed` this includes flats of negligible extent or
+        difference from ``phi``; bids on one flat tie in virtual value, which is
+        what the tie rule of :class:`~aigc_auction.Myerson` looks at.
+        """
+        return self._flats
+
+    def flat_index(self, levels: ArrayLike, atol: ArrayLike) -> NDArray[np.int64]:
+        """Index into :attr:`flats` of the flat whose level is within ``atol`` (else -1).
+
+        Vectorised over ``levels`` (and ``atol``, broadcast); the nearest flat wins.
+        """
+        c = np.asarray(levels, dtype=np.float64)
+        tol = np.broadcast_to(np.asarray(atol, dtype=np.float64), c.shape)
+        lev = self._flats[0]
+        if lev.size == 0:
+            return np.full(c.shape, -1, dtype=np.int64)
+        j = np.clip(np.searchsorted(lev, c), 1, lev.size) if lev.size > 1 else np.ones(
+            c.shape, dtype=np.int64)
+        below = np.clip(j - 1, 0, lev.size - 1)
+        above = np.clip(j, 0, lev.size - 1)
+        near = np.where(np.abs(lev[above] - c) < np.abs(lev[below] - c), above, below)
+        return np.where(np.abs(lev[near] - c) <= tol, near, -1).astype(np.int64)
+
+    @property
+    def table(self) -> MonotoneTable:
+        """The monotone table that represents ``phibar``."""
+        return self._table
 
     def get_params(self) -> dict[str, Any]:
         return {"prior": self.prior, "grid_size": self.grid_size}
-
-
-def _iron(
-    q: NDArray[np.float64], v: NDArray[np.float64], ends: tuple[float, float]
-) -> tuple[tuple[float, float, float], ...]:
-    """Intervals where the concave hull of ``R(q) = q v(q)`` lies above ``R``.
-
-    ``ends`` are the support's upper and lower ends (values at q = 0 and q = 1).
-    """
-    qq = np.concatenate(([0.0], q, [1.0]))
-    vv = np.concatenate(([ends[0]], v, [ends[1]]))
-    r = qq * np.where(np.isfinite(vv), vv, 0.0)
-    r[0] = 0.0  # q * v(q) -> 0 as q -> 0 for a prior with a finite mean
-    hull = [0]
-    for k in range(1, len(qq)):  # upper hull, monotone chain
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            if (r[b] - r[a]) * (qq[k] - qq[a]) <= (r[k] - r[a]) * (qq[b] - qq[a]):
-                hull.pop()
-            else:
-                break
-        hull.append(k)
-    out = []
-    for a, b in pairwise(hull):
-        if b - a > 1:  # skipped grid points: hull strictly above R there
-            level = (r[b] - r[a]) / (qq[b] - qq[a])
-            out.append((float(vv[b]), float(vv[a]), float(level)))
-    return tuple(sorted(out))
-
-
-def _narrow(
-    vv: VirtualValue,
-    lo: NDArray[np.float64],
-    hi: NDArray[np.float64],
-    lev: NDArray[np.float64],
-    hit: Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.bool_]],
-    steps: int = 8,
-) -> None:
-    """Shrink the brackets ``[lo, hi]`` in place around the crossing of ``phibar``.
-
-    Illinois false-position steps estimate the crossing ``r`` (the trial point
-    with the smallest ``|phibar - level|``; ``phibar`` of a regular prior is
-    continuous, so they converge superlinearly); the points ``r -/+ 4 ulp`` then
-    pin the bracket. Every trial point lies strictly inside
-    its bracket and replaces the end whose ``hit`` value it shares, so the
-    invariant "``lo`` misses, ``hi`` hits" of the bisection that follows holds
-    whatever the estimates are: this only saves that bisection its ~50 halvings.
-    """
-    ok = np.flatnonzero(np.isfinite(hi))
-    if ok.size == 0:
-        return
-    f_lo = np.asarray(vv(lo[ok]), dtype=float) - lev[ok]
-    f_hi = np.asarray(vv(hi[ok]), dtype=float) - lev[ok]
-    side = np.zeros(ok.size, dtype=np.int8)  # which end moved last (Illinois)
-    best = np.where(np.abs(f_lo) < np.abs(f_hi), lo[ok], hi[ok])  # estimate of r
-    f_best = np.minimum(np.abs(f_lo), np.abs(f_hi))
-    for _ in range(steps):
-        a, b = lo[ok], hi[ok]
-        with np.errstate(all="ignore"):
-            z = b - f_hi * (b - a) / (f_hi - f_lo)
-        z = np.where(np.isfinite(z) & (z > a) & (z < b), z, 0.5 * (a + b))
-        inside = (z > a) & (z < b)
-        if not inside.any():
-            break
-        h = hit(z, lev[ok])
-        fz = np.asarray(vv(z), dtype=float) - lev[ok]
-        closer = inside & (np.abs(fz) < f_best)
-        best = np.where(closer, z, best)
-        f_best = np.where(closer, np.abs(fz), f_best)
-        # z replaces the end it agrees with; Illinois halves the other end's value
-        # when the same end is replaced twice in a row (no stagnation)
-        f_lo = np.where(inside & ~h, fz, np.where(inside & h & (side == 1), 0.5 * f_lo, f_lo))
-        f_hi = np.where(inside & h, fz, np.where(inside & ~h & (side == -1), 0.5 * f_hi, f_hi))
-        lo[ok] = np.where(inside & ~h, z, a)
-        hi[ok] = np.where(inside & h, z, b)
-        side = np.where(inside, np.where(h, 1, -1), side).astype(np.int8)
-        if np.all(f_best <= 8.0 * np.finfo(float).eps * np.maximum(1.0, np.abs(lev[ok]))):
-            break  # every estimate is as good as round-off allows
-    step = 4.0 * np.finfo(float).eps * np.maximum(np.abs(best), np.finfo(float).tiny)
-    for zz in (best - step, best + step):
-        a, b = lo[ok], hi[ok]
-        inside = (zz > a) & (zz < b)
-        h = hit(np.where(inside, zz, b), lev[ok])
-        lo[ok] = np.where(inside & ~h, zz, a)
-        hi[ok] = np.where(inside & h, zz, b)
