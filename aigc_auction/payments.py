@@ -21,16 +21,23 @@ the ``k``-th jump happens. Two ways to find the jumps exactly:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from .exceptions import SolverError
+
+if TYPE_CHECKING:
+    from .virtual_values import VirtualValue
 
 __all__ = [
     "Line",
     "clip_roundoff",
     "envelope_breakpoints",
+    "kink_jumps",
     "monotone_payment",
     "payment_from_jumps",
 ]
@@ -38,6 +45,12 @@ __all__ = [
 #: A decrease of the CTR curve over a bid interval wider than this (relative to the
 #: bid) means the rule is not monotone; narrower ones are floating-point tie windows.
 MONOTONE_RTOL = 1e-9
+#: A payment outside ``[0, b * ctr]`` by less than this (relative to its scale) is
+#: round-off and is clipped; anything further raises :class:`SolverError`.
+ROUNDOFF_RTOL = 1e-10
+#: An envelope kink within this (relative to the auction's largest coefficient) of
+#: the level of a flat of ``phibar`` is that flat's tie (see :func:`kink_jumps`).
+SNAP_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -190,13 +203,167 @@ def monotone_payment(
 
 
 def clip_roundoff(t: ArrayLike, cap: ArrayLike, scale: ArrayLike) -> NDArray[np.float64]:
-    """Clip payments into ``[0, cap]`` where they are outside only by round-off.
+    """Payments checked to lie in ``[0, cap]``, round-off clipped.
 
-    A payment within ``1e-12 * max(1, |scale|)`` below 0 or above ``cap`` is set to
-    the bound; anything further out is left alone, so real errors stay visible.
+    A payment within ``ROUNDOFF_RTOL * |scale|`` (purely relative: markets with
+    bids of 1e-9 are checked as finely as markets with bids of 1e9) below 0 or
+    above ``cap`` is set to the bound.
+
+    Raises
+    ------
+    SolverError
+        If a payment is further outside: a truthful, individually rational rule
+        never charges that, so the allocation solver (or the rule's monotonicity)
+        failed, and no clip may hide it.
     """
     t = np.asarray(t, dtype=float)
     cap = np.asarray(cap, dtype=float)
-    tol = 1e-12 * np.maximum(1.0, np.abs(np.asarray(scale, dtype=float)))
-    t = np.where((t < 0.0) & (t >= -tol), 0.0, t)
-    return np.where((t > cap) & (t <= cap + tol), cap, t)
+    tol = ROUNDOFF_RTOL * np.abs(np.asarray(scale, dtype=float)) + 1e-300
+    bad = ~((t >= -tol) & (t <= cap + tol))
+    if np.any(bad):
+        k = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
+        raise SolverError(
+            f"payment {float(t[k])!r} lies outside [0, {float(np.broadcast_to(cap, t.shape)[k])!r}]"
+            " (the bid times the CTR) by more than round-off: the allocation is not "
+            "optimal or not monotone in the bid, so no truthful payment exists"
+        )
+    t = np.where(t < 0.0, 0.0, t)
+    return np.asarray(np.minimum(t, cap), dtype=np.float64)
+
+
+def kink_jumps(
+    task: NDArray[np.int64],
+    level: NDArray[np.float64],
+    slope: NDArray[np.float64],
+    adv: NDArray[np.int64],
+    vvs: Sequence[VirtualValue],
+    scale: NDArray[np.float64],
+    tie_slope: Callable[[NDArray[np.int64], NDArray[np.float64]], NDArray[np.float64]],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Bid-space jumps of Myerson CTR curves from their coefficient-space kinks.
+
+    The CTR of an advertiser as a function of its own bid ``z`` is
+    ``g(phibar(z))``, ``g`` the step function of its own coefficient found by
+    :func:`envelope_breakpoints`. A kink of ``g`` at ``c`` is reached at the bid
+    ``phibar^{-1}(c)`` -- unless ``phibar`` is *flat* at level ``c`` (ironing, a
+    gap, a tie on an ironed interval): then every bid on the flat has coefficient
+    exactly ``c``, and the CTR there is whatever the allocation rule picks at
+    that coefficient. This is the **tie rule**: bids on one flat are not told
+    apart (a bid-independent priority: the solver's deterministic choice for the
+    coefficient vector, which is the same for every bid on the flat), and the
+    payment asks the rule at exactly that coefficient vector, so allocation and
+    payment agree by construction.
+
+    Kinks are located to round-off only, so a kink within ``SNAP_RTOL * scale``
+    of a flat's level is that flat's tie. All kinks of one task snapping to one
+    flat form a group: with ``s_left`` the CTR before the group, ``s_right`` after
+    it and ``s_tie = tie_slope(...)`` the CTR the rule gives at the level itself,
+    the group contributes the jumps ``(z_lo, s_tie - s_left)`` and
+    ``(z_hi, s_right - s_tie)`` at the flat's ends. Other kinks jump at the
+    inclusive threshold (a kink at ``c <= 0`` at the strict threshold of 0: a
+    coefficient of 0 is never shown).
+
+    Parameters
+    ----------
+    task : ndarray of int, shape (K,)
+        Task (advertiser of one auction) of each kink; sorted, and the kinks of a
+        task sorted by level.
+    level, slope : ndarray of shape (K,)
+        Kink coefficient ``c`` and the CTR from ``c`` on.
+    adv : ndarray of int, shape (K,)
+        Advertiser of each kink (indexes ``vvs``).
+    vvs : sequence of VirtualValue
+    scale : ndarray of shape (K,)
+        The largest coefficient magnitude of each kink's auction.
+    tie_slope : callable
+        ``tie_slope(kinks, levels)``: the advertiser's CTR when its own
+        coefficient is set to ``levels`` in the auction of each listed kink.
+
+    Returns
+    -------
+    task, z, dctr : ndarray of shape (J,)
+        The jumps (bid, CTR increase), in task order; each task's payment is
+        ``sum(z * dctr)`` over its jumps.
+
+    Raises
+    ------
+    SolverError
+        If the rule's choice at a tie lies outside the CTRs on either side of it
+        (the rule is not monotone there).
+    """
+    task = np.asarray(task, dtype=np.int64)
+    c = np.asarray(level, dtype=np.float64)
+    s = np.asarray(slope, dtype=np.float64)
+    k = c.size
+    first = np.ones(k, dtype=bool)
+    first[1:] = task[1:] != task[:-1]
+    prev = np.concatenate(([0.0], s[:-1]))
+    prev[first] = 0.0
+    pos = c > 0
+    lev = np.where(pos, c, 0.0)
+    flat = np.full(k, -1, dtype=np.int64)
+    grp = np.full(k, -1, dtype=np.int64)  # which vv group (to read the flats back)
+    groups = _vv_groups(vvs)
+    tol = SNAP_RTOL * np.maximum(np.abs(scale), np.abs(lev))
+    z = np.empty(k)
+    flats = []
+    for g, (vv, cols) in enumerate(groups):
+        flats.append(vv.flats)
+        sel = np.flatnonzero(np.isin(adv, cols))
+        if sel.size == 0:
+            continue
+        flat[sel] = vv.flat_index(lev[sel], tol[sel])
+        grp[sel] = g
+        z[sel] = vv.thresholds(lev[sel], inclusive=True)
+        strict = sel[~pos[sel]]
+        z[strict] = vv.thresholds(lev[strict], inclusive=False)
+    snapped = flat >= 0
+    # runs of consecutive kinks of one task on one flat
+    new_run = first | (flat != np.concatenate(([-2], flat[:-1]))) | ~snapped
+    starts = np.flatnonzero(new_run)
+    ends = np.append(starts[1:], k) - 1
+    run_snapped = snapped[starts]
+    out_t: list[NDArray[np.int64]] = []
+    out_z: list[NDArray[np.float64]] = []
+    out_d: list[NDArray[np.float64]] = []
+    plain = np.flatnonzero(~snapped)
+    # one entry per plain kink, two per snapped run; ordered by kink position
+    order_key: list[NDArray[np.float64]] = []
+    out_t.append(task[plain])
+    out_z.append(z[plain])
+    out_d.append(s[plain] - prev[plain])
+    order_key.append(plain.astype(np.float64))
+    rs, re_ = starts[run_snapped], ends[run_snapped]
+    if rs.size:
+        f_lev = np.empty(rs.size)
+        f_lo = np.empty(rs.size)
+        f_hi = np.empty(rs.size)
+        for g in np.unique(grp[rs]):
+            m = grp[rs] == g
+            lv, zl, zh = flats[g]
+            f_lev[m], f_lo[m], f_hi[m] = lv[flat[rs[m]]], zl[flat[rs[m]]], zh[flat[rs[m]]]
+        s_left, s_right = prev[rs], s[re_]
+        s_tie = np.asarray(tie_slope(rs, f_lev), dtype=np.float64)
+        lo_b, hi_b = np.minimum(s_left, s_right), np.maximum(s_left, s_right)
+        slack = ROUNDOFF_RTOL * np.maximum(np.abs(hi_b), 1e-300)
+        if np.any((s_tie < lo_b - slack) | (s_tie > hi_b + slack)):
+            raise SolverError(
+                "the allocation at a tie on a flat of the ironed virtual value gives a "
+                "CTR outside the CTRs on either side of it: the rule is not monotone"
+            )
+        out_t += [task[rs], task[rs]]
+        out_z += [f_lo, f_hi]
+        out_d += [s_tie - s_left, s_right - s_tie]
+        order_key += [rs.astype(np.float64), rs.astype(np.float64) + 0.5]
+    key = np.concatenate(order_key)
+    order = np.argsort(key, kind="stable")
+    return (np.concatenate(out_t)[order], np.concatenate(out_z)[order],
+            np.concatenate(out_d)[order])
+
+
+def _vv_groups(vvs: Sequence[VirtualValue]) -> list[tuple[VirtualValue, NDArray[np.int64]]]:
+    """Distinct virtual-value objects and the advertisers using each."""
+    seen: dict[int, tuple[VirtualValue, list[int]]] = {}
+    for i, vv in enumerate(vvs):
+        seen.setdefault(id(vv), (vv, []))[1].append(i)
+    return [(vv, np.array(cols, dtype=np.int64)) for vv, cols in seen.values()]

@@ -18,9 +18,10 @@ interface, the rules below serve every (model, solver) that registers a kernel.
   of the interval's two end allocations. An allocation is a line in the own
   coefficient because its reading order is part of it (an *augmented*
   allocation). The kinks are mapped to bids by the ironed virtual value's
-  generalised inverse (:meth:`~aigc_auction.VirtualValue.thresholds`), with the
-  solver's tie rule deciding flat (ironed) stretches exactly as
-  :class:`~aigc_auction.Myerson` does.
+  generalised inverse (:meth:`~aigc_auction.VirtualValue.thresholds`); on a flat
+  (ironed) stretch of ``phibar`` the rule's own choice at exactly the flat's level
+  decides, by the one tie rule :func:`aigc_auction.payments.kink_jumps` that
+  :class:`~aigc_auction.Myerson`'s per-auction path uses too.
 
 Both need an affine-maximising solver (exact or maximal-in-range).
 """
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ..payments import clip_roundoff
+from ..payments import clip_roundoff, kink_jumps
 from ..solvers.batch import BatchData, BatchKernel, Pairs, pairs_to_assignment
 from ..virtual_values import VirtualValue
 
@@ -270,15 +271,25 @@ def myerson_arrays(
     appended = np.arange(kt.size) >= kt.size - n_app
     order = np.lexsort((ks, kc, appended, kt))
     kt, kc, ks = kt[order], kc[order], ks[order]
-    # coefficient kinks -> bid thresholds
-    z = _bid_thresholds(kernel, tdata, slots, vvs, ti, tcoef, kt, kc, ks)
-    prev = np.concatenate(([0.0], ks[:-1]))
-    first = np.concatenate(([True], kt[1:] != kt[:-1]))
-    prev[first] = 0.0
+    # coefficient kinks -> bid-space jumps, ties on flats of phibar decided by the
+    # rule at exactly the flat's level (payments.kink_jumps, shared with Myerson)
+    fin = np.where(np.isfinite(tcoef), np.abs(tcoef), 0.0).max(axis=1)
+
+    def tie_slope(kinks: NDArray[np.int64], levels: NDArray[np.float64]) -> NDArray[np.float64]:
+        rows = kt[kinks]
+        cc = tcoef[rows].copy()
+        cc[np.arange(rows.size), ti[rows]] = levels
+        sub = tdata.take(rows)
+        ta, tp = kernel.solve(sub, cc, slots)
+        own, _ = _line(kernel, sub, cc, ti[rows], ta, tp)
+        return own
+
+    jt, jz, jd = kink_jumps(kt, kc, ks, ti[kt], vvs, fin[kt], tie_slope)
     total = np.zeros(ntask)
-    groups, sums = _sequential_sums(kt, z * (ks - prev))
+    groups, sums = _sequential_sums(jt, jz * jd)
     total[groups] = sums
-    pay[tb, ti] = np.minimum(total, bids[tb, ti] * pi[tb, ti])
+    cap = bids[tb, ti] * pi[tb, ti]
+    pay[tb, ti] = clip_roundoff(total, cap, cap)
     return result
 
 
@@ -293,30 +304,3 @@ def _sequential_sums(
         has = length > k
         acc[has] = acc[has] + values[start[has] + k]
     return group[start], acc
-
-
-def _bid_thresholds(
-    kernel: BatchKernel, tdata: BatchData, slots: int, vvs: Sequence[VirtualValue],
-    ti: NDArray[np.int64], tcoef: NDArray[np.float64],
-    kt: NDArray[np.int64], kc: NDArray[np.float64], ks: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Smallest bid reaching each kink; a flat ``phibar`` at the kink is decided by
-    the solver's choice at the tie (as :meth:`Myerson._bid_threshold`)."""
-    adv = ti[kt]
-    z_lo = np.empty(kc.size)
-    z_hi = np.empty(kc.size)
-    for vv, cols in _groups(vvs):
-        sel = np.flatnonzero(np.isin(adv, cols))
-        if sel.size:
-            z_lo[sel] = vv.thresholds(kc[sel], inclusive=True)
-            z_hi[sel] = vv.thresholds(kc[sel], inclusive=False)
-    z = z_lo.copy()
-    tie = np.flatnonzero(z_hi > z_lo)
-    if tie.size:
-        cc = tcoef[kt[tie]].copy()
-        cc[np.arange(tie.size), adv[tie]] = kc[tie]
-        sub = tdata.take(kt[tie])
-        ta, tp = kernel.solve(sub, cc, slots)
-        own, _ = _line(kernel, sub, cc, adv[tie], ta, tp)
-        z[tie] = np.where(own >= ks[tie], z_lo[tie], z_hi[tie])
-    return z

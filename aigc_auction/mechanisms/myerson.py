@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..allocation import Allocation
 from ..instance import Instance
 from ..models import UserModel
-from ..payments import payment_from_jumps
+from ..payments import clip_roundoff, kink_jumps
 from ..solvers.batch import BatchData, BatchKernel
 from ..virtual_values import VirtualValue, check_prior
 from .base import Mechanism
@@ -119,16 +119,14 @@ class Myerson(Mechanism):
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         vv = self.virtual_values(instance.n_advertisers)
         pay = np.zeros(instance.n_advertisers)
+        fin = coef[np.isfinite(coef)]
+        scale = float(np.max(np.abs(fin))) if fin.size else 0.0
         for i in np.flatnonzero(pi > 0).tolist():
             if self.solver_spec.affine_maximizer:
-                jumps = self.threshold_jumps(instance, coef, i, alloc)
-                zj = [
-                    (self._bid_threshold(instance, coef, i, vv[i], c, s), s)
-                    for c, s in jumps
-                ]
-                pay[i] = min(payment_from_jumps(zj), b[i] * pi[i])
+                t = self._threshold_payment(instance, coef, i, alloc, vv, scale)
             else:
-                pay[i] = self.black_box_payment(instance, b, i, lower=vv[i].reserve())
+                t = self.black_box_payment(instance, b, i, lower=vv[i].reserve())
+            pay[i] = float(clip_roundoff(t, b[i] * pi[i], b[i] * pi[i]))
         return pay
 
     def batch_outcomes(
@@ -137,27 +135,36 @@ class Myerson(Mechanism):
         """Batched threshold payments over the solver's batch kernel."""
         return myerson_arrays(kernel, data, slots, bids, self.virtual_values(bids.shape[1]))
 
-    def _bid_threshold(
+    def _threshold_payment(
         self,
         instance: Instance,
         coef: NDArray[np.float64],
         i: int,
-        vv: VirtualValue,
-        c: float,
-        slope: float,
+        alloc: Allocation,
+        vvs: list[VirtualValue],
+        scale: float,
     ) -> float:
-        """Smallest bid of ``i`` at which its CTR reaches ``slope`` (kink at ``c``).
+        """Myerson payment of ``i``: envelope kinks mapped to bids by the tie rule.
 
-        ``phibar`` may be flat at level ``c`` (ironing): every bid on that flat
-        gets the allocation the rule picks at the tie, which decides whether the
-        jump happens at the left or the right end of the flat.
+        The kinks of ``i``'s CTR in its own coefficient
+        (:meth:`~aigc_auction.Mechanism.threshold_jumps`) become jumps in bid space
+        through :func:`aigc_auction.payments.kink_jumps`; on a flat of ``phibar``
+        the rule's own choice at exactly the flat's level decides the jump.
         """
-        lo = vv.threshold(c, inclusive=True)
-        hi = vv.threshold(c, inclusive=False)
-        if hi <= lo:
-            return lo
-        cc = coef.copy()
-        cc[i] = c
-        a_tie = self._solve(instance, cc)
-        pi_tie = self.model.ctr(instance, a_tie.assignment, a_tie.order)[i]
-        return lo if pi_tie >= slope else hi
+        kinks = self.threshold_jumps(instance, coef, i, alloc)
+        level = np.array([c for c, _ in kinks], dtype=np.float64)
+        slope = np.array([s for _, s in kinks], dtype=np.float64)
+
+        def tie_slope(_: NDArray[np.int64], levels: NDArray[np.float64]) -> NDArray[np.float64]:
+            out = np.empty(levels.size)
+            for k, c in enumerate(levels.tolist()):
+                cc = coef.copy()
+                cc[i] = c
+                a = self._solve(instance, cc)
+                out[k] = self.model.ctr(instance, a.assignment, a.order)[i]
+            return out
+
+        k = level.size
+        _, z, d = kink_jumps(np.zeros(k, dtype=np.int64), level, slope,
+                             np.full(k, i, dtype=np.int64), vvs, np.full(k, scale), tie_slope)
+        return float(np.sum(z * d))
