@@ -167,9 +167,11 @@ def _line(kernel: BatchKernel, data: BatchData, coef: NDArray[np.float64],
     pi = kernel.pair_ctr(data, ads, pos)
     own = ads == who[:, None]
     slope = np.where(own, pi, 0.0).sum(axis=1)
-    c = np.take_along_axis(coef, np.where(ads >= 0, ads, 0), axis=1)
-    others = np.where((ads >= 0) & ~own & (pi > 0), c * np.where(pi > 0, pi, 0.0), 0.0)
-    return slope, others.sum(axis=1)
+    shown = (ads >= 0) & ~own & (pi > 0)
+    # unused slots and own pairs read coefficient 0: a -inf coefficient (a bid below
+    # its prior's support) never meets a zero CTR
+    c = np.where(shown, np.take_along_axis(coef, np.where(ads >= 0, ads, 0), axis=1), 0.0)
+    return slope, (c * np.where(shown, pi, 0.0)).sum(axis=1)
 
 
 def myerson_arrays(
