@@ -220,6 +220,24 @@ def test_order_mode_is_inferred_from_the_logs() -> None:
     assert aa.fit_user_model("pbm", logs).model.order == "fixed"
 
 
+def test_order_mode_with_sessions_of_different_lengths() -> None:
+    df = pd.DataFrame({"session": [0, 0, 0, 1, 2, 2], "advertiser": [0, 1, 2, 0, 2, 1],
+                       "position": [0, 1, 2, 2, 0, 2], "rank": [0, 1, 2, 0, 0, 1],
+                       "click": [False] * 6})
+    assert as_click_data(df).fixed_order
+    assert not as_click_data(df.assign(rank=[0, 2, 1, 0, 0, 1])).fixed_order
+
+
+def test_pbm_warm_start_from_a_fit_with_unseen_positions() -> None:
+    logs = CASCADE_LOGS[CASCADE_LOGS["position"] != 2]
+    logs = logs.assign(rank=logs.groupby("session").cumcount())
+    first = aa.fit_user_model("pbm", logs, n_advertisers=6, n_positions=3)
+    assert np.isnan(first.params["examination"][2])
+    again = aa.fit_user_model("pbm", logs, n_advertisers=6, n_positions=3, init=first)
+    assert np.isfinite(again.ctr).all()
+    assert again.loglik == pytest.approx(first.loglik, abs=1e-6)
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="`model` must be one of"):
         aa.fit_user_model("dbn", CASCADE_LOGS)

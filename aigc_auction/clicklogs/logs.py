@@ -337,8 +337,8 @@ class ClickData:
     @property
     def fixed_order(self) -> bool:
         """Whether every session reads its positions in increasing index order."""
-        pos = np.where(self.shown, self.position, np.iinfo(np.int64).max)
-        return bool(np.all(pos[:, 1:] > pos[:, :-1]) or self.max_rank == 1)
+        increasing = self.position[:, 1:] > self.position[:, :-1]
+        return bool(np.all(increasing | ~self.shown[:, 1:]))
 
     def take(self, index: ArrayLike) -> ClickData:
         """The sessions at ``index`` (integer positions or a boolean mask)."""

@@ -119,8 +119,9 @@ def fit_pbm(
     has_a = np.asarray(seen.any(axis=1), dtype=bool)
     has_e = np.asarray(seen.any(axis=0), dtype=bool)
     if init is not None and "examination" in init[1]:
-        a0 = np.asarray(init[1]["attractiveness"], dtype=np.float64)
-        e0 = np.asarray(init[1]["examination"], dtype=np.float64)
+        # a previous fit holds NaN for advertisers / positions it never saw
+        a0 = np.nan_to_num(np.asarray(init[1]["attractiveness"], dtype=np.float64), nan=0.5)
+        e0 = np.nan_to_num(np.asarray(init[1]["examination"], dtype=np.float64), nan=0.5)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             rate_e = np.where(has_e, clk.sum(axis=0) / imp.sum(axis=0), p0)

@@ -125,12 +125,12 @@ def _mechanism_slates(
 ) -> Slates:
     bids = _bids(sampler, instance.n_advertisers, n_sessions, gen)
     res = run_batch_arrays(mechanism, instance, bids)
-    order = res.order
+    # inv[s, j]: the ad at position j in session s; the extra last column (-1) is
+    # what an unused slot (order -1) picks
     inv = np.full((n_sessions, instance.n_positions + 1), -1, dtype=np.int64)
     rows, ads = np.nonzero(res.assignment >= 0)
     inv[rows, res.assignment[rows, ads]] = ads
-    adv = inv[np.arange(n_sessions)[:, None], np.where(order >= 0, order, -1)]
-    return adv, np.where(adv >= 0, order, -1)
+    return inv[np.arange(n_sessions)[:, None], res.order], res.order
 
 
 def _callable_slates(
