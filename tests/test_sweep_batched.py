@@ -149,6 +149,22 @@ def test_a_market_outside_a_model_domain_is_reported_per_task(monkeypatch):
     assert all("`ctr`" in f["error"] for f in df.attrs["failures"])
 
 
+def test_an_unreadable_order_fails_the_same_tasks_in_both_paths():
+    """The separable baseline reads positions by fitted effect, which a fixed-order
+    cascade refuses: both paths report the same tasks with the same errors."""
+    cfg = SweepConfig.from_dict({
+        "replicates": 8, "mechanisms": ["vcg"], "true_models": ["mnl", "cascade"],
+        "baselines": ["separable_vcg"], "params": {"cascade": {"order": "fixed"}},
+        "market": SMALL})
+    _, rows_a, fails_a = run_chunk(cfg, range(8), 0)
+    _, rows_b, fails_b = run_chunk(cfg, range(8), 0, batched=False)
+    assert 0 < len(fails_a) < 8
+    assert [(f.task, f.seed, f.error) for f in fails_a] == [
+        (f.task, f.seed, f.error) for f in fails_b]
+    assert "must be increasing" in fails_a[0].error
+    _numeric_close(rows_a, rows_b)
+
+
 def test_evaluator_matches_the_models():
     """Batched MNL and cascade click probabilities = UserModel.ctr, market by market."""
     rng = np.random.default_rng(0)

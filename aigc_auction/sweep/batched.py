@@ -148,6 +148,11 @@ class BatchEvaluator:
         r, i = np.nonzero(assignment >= 0)
         inv[r, assignment[r, i]] = i
         valid = order >= 0
+        if model.order == "fixed":  # refused as Cascade.ctr refuses it
+            late = np.flatnonzero((valid[:, 1:] & (order[:, 1:] < order[:, :-1])).any(axis=1))
+            if late.size:
+                r0 = int(late[0])
+                model.ctr(self.markets.instances[r0], assignment[r0], order[r0][valid[r0]])
         pos = np.where(valid, order, 0)
         ads = np.where(valid, np.take_along_axis(inv, pos, axis=1), 0)
         reach = np.ones(order.shape)
