@@ -668,7 +668,7 @@ def plot_metric(
                            group_label="", bar_label=lambda b: "all markets",
                            legend_title="")
     return _line_figure(data, y=y, x=col, hue=hue, ax=ax, fig=fig,
-                        title=f"{name} by {param_label(col)}", config=config,
+                        title=f"{name}, by {param_label(col)}", config=config,
                         rows=rows)
 
 
@@ -842,7 +842,7 @@ def plot_approx_ratio(df: pd.DataFrame, *, x: str | None = None, y: str = "appro
                       mech.map(_mechanism) + " on " + data["solver"].astype(str))
     return plot_metric(data.assign(rule=rule), y=y, x=x, hue=("design_model", "rule"),
                        config=config, ax=ax, fig=fig,
-                       title="Approximation ratio by allocation rule")
+                       title="Approximation ratio of each allocation rule")
 
 
 def plot_sweep(
