@@ -11,7 +11,7 @@ import pytest
 import aigc_auction as aa
 from aigc_auction.sweep import SweepConfig, SweepWarning, make_market, run_sweep, task_seed
 from aigc_auction.sweep.batched import BatchEvaluator, draw_markets
-from aigc_auction.sweep.runs import Markets, MechanismRun, point_spec, runs_of_point
+from aigc_auction.sweep.runs import Markets, MechanismRun, point_spec
 from aigc_auction.sweep.tasks import MAX_CHUNK, plan_chunks, run_chunk
 
 SMALL = {"n_advertisers": 5, "n_positions": 3, "slots": 2}
@@ -186,27 +186,46 @@ def test_evaluator_matches_the_models():
             assert np.array_equal(got[b], model.ctr(inst, assignment[b], o))
 
 
-def test_bid_hook_is_used_by_both_paths():
-    """The extension point: a run that shades bids gives the same outcome batched
-    and one market at a time, and differs from truthful bidding."""
+class _Shaded(MechanismRun):
+    """Bids at half the value (a non-truthful bidding rule)."""
 
-    class Shaded(MechanismRun):
-        def bids(self, markets):
-            return 0.5 * markets.values
+    def bids(self, markets):
+        return 0.5 * markets.values
 
-    cfg = SweepConfig.from_dict(CONFIGS["mnl"])
-    truthful = runs_of_point(cfg, 1)[0]
-    assert truthful.mechanism == "vcg"
-    shaded = Shaded(truthful.design_model, truthful.mech)
-    markets = draw_markets(point_spec(cfg, 1), [task_seed(1, t) for t in range(30)])
-    batch = shaded.run_batch(markets, {})
-    for b in range(len(markets)):
-        one = shaded.run_one(markets.row(b), {})
-        assert np.array_equal(one.assignment[0], batch.assignment[b])
-        np.testing.assert_allclose(one.price_per_click[0], batch.price_per_click[b],
-                                   rtol=1e-12, atol=1e-15)
-    assert not np.allclose(truthful.run_batch(markets, {}).price_per_click,
-                           batch.price_per_click)
+
+class _Misread(MechanismRun):
+    """Designed on CTR estimates that are 30% too low for odd advertisers."""
+
+    def design_ctr(self, markets):
+        return markets.ctr * np.where(np.arange(markets.ctr.shape[1]) % 2, 0.7, 1.0)[
+            None, :, None]
+
+
+def test_run_hooks_are_used_by_both_paths(monkeypatch):
+    """The extension point: runs with other bids or other design CTRs give the same
+    rows batched and task by task, evaluated on the true CTRs and values."""
+    from aigc_auction.sweep import batched, runs, tasks
+
+    cfg = SweepConfig.from_dict({**CONFIGS["mnl"], "replicates": 15, "baselines": [],
+                                 "allocators": []})
+
+    def hooked(cfg_, point):
+        vcg = runs.runs_of_point(cfg_, point)[0]
+        return (vcg, _Shaded(vcg.design_model, vcg.mech), _Misread(vcg.design_model, vcg.mech))
+
+    monkeypatch.setattr(batched, "runs_of_point", hooked)
+    monkeypatch.setattr(tasks, "runs_of_point", hooked)
+    _, fast, f1 = run_chunk(cfg, range(cfg.n_tasks), 4)
+    _, slow, f2 = run_chunk(cfg, range(cfg.n_tasks), 4, batched=False)
+    assert not f1 and not f2
+    _numeric_close(fast, slow)
+    by_run = fast[fast["true_model"] == "mnl"].groupby(np.arange(len(fast) // 2) % 3)
+    truthful, shaded, misread = (g.reset_index(drop=True) for _, g in by_run)
+    assert (shaded["revenue"] <= truthful["revenue"] + 1e-12).all()
+    assert (shaded["revenue"] < truthful["revenue"] - 1e-9).any()
+    # the misread run is evaluated on the true CTRs: never above the optimum
+    assert (misread["welfare"] <= misread["optimal_welfare"] * (1 + 1e-12)).all()
+    assert (misread["efficiency"] < 1 - 1e-9).any()
 
 
 def test_plan_chunks_covers_every_task_once_along_grid_points():

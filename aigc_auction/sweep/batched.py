@@ -222,7 +222,7 @@ def run_point_tasks(
         ratio[:, r] = out.approx_ratio
         elapsed[:, r] = out.solver_time
         for t, name in enumerate(true_names):
-            pi = (out.ctr if name == run.design_model
+            pi = (out.ctr if name == run.own_view
                   else evaluators[name].ctr(out.assignment, out.order))
             welfare[:, r, t] = (values * pi).sum(axis=1)
             revenue[:, r, t] = (np.nan if out.price_per_click is None

@@ -123,7 +123,8 @@ class RunOutcome(NamedTuple):
     order : ndarray of int, shape (B, slots)
         Shown positions in reading order, ``-1`` after them.
     ctr : ndarray of shape (B, n)
-        Click probabilities under the run's design model (its own view).
+        Click probabilities under the run's design model on the CTRs it optimised
+        with (its own view, :attr:`Run.own_view`).
     price_per_click : ndarray of shape (B, n) or None
         Per-click prices; ``None`` when the rule charges nothing (NaN revenue).
     approx_ratio : ndarray of shape (B,)
@@ -238,6 +239,13 @@ class Run(ABC):
     def design_ctr(self, markets: Markets) -> NDArray[np.float64]:
         """CTR matrices the rule optimises with, ``(B, n, m)``: the true ones."""
         return markets.ctr
+
+    @property
+    def own_view(self) -> str | None:
+        """The true model under which the outcome's ``ctr`` already are the click
+        probabilities: the design model when the rule optimised on the true CTRs
+        (``None`` when :meth:`design_ctr` is overridden)."""
+        return self.design_model if type(self).design_ctr is Run.design_ctr else None
 
     def maximises_welfare(self, model: UserModel) -> bool:
         """Whether this run's allocation is the welfare optimum under ``model`` as its

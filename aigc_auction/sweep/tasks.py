@@ -135,17 +135,18 @@ def _evaluate(
     out: RunOutcome,
     inst: Instance,
     values: NDArray[np.float64],
-    design: str,
+    own_view: str | None,
     true_models: Mapping[str, UserModel],
     optimum: Mapping[str, NDArray[np.float64]],
 ) -> list[dict[str, Any]]:
-    """Rows of one outcome under every true model (NaN revenue without prices)."""
+    """Rows of one outcome under every true model (NaN revenue without prices);
+    under ``own_view`` the outcome's own click probabilities are used."""
     assignment, order = out.assignment[0], out.order[0]
     order = order[order >= 0]
     ppc = None if out.price_per_click is None else out.price_per_click[0]
     rows = []
     for true_name, model in true_models.items():
-        pi = out.ctr[0] if true_name == design else model.ctr(inst, assignment, order)
+        pi = out.ctr[0] if true_name == own_view else model.ctr(inst, assignment, order)
         welfare = float(np.dot(values, pi))
         opt = float(optimum[true_name][0])
         revenue = float("nan") if ppc is None else float(np.dot(ppc, pi))
@@ -189,7 +190,7 @@ def run_task(cfg: SweepConfig, task: int, *, root: int | np.random.SeedSequence
                  "design_model": run.design_model}
         tail = {"approx_ratio": float(out.approx_ratio[0]),
                 "solver_time": float(out.solver_time[0])}
-        for r in _evaluate(out, inst, values, run.design_model, spec.true_models, optimum):
+        for r in _evaluate(out, inst, values, run.own_view, spec.true_models, optimum):
             rows.append({**head, **group, **r, **tail})
     return rows
 
