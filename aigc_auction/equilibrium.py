@@ -37,6 +37,7 @@ from ._validation import check_bids, check_int
 from .bidders import check_grid
 from .instance import Instance
 from .mechanisms import Mechanism
+from .models import MNL
 from .steps import Rule, batch_steps, step_kernel, step_rule
 
 __all__ = [
@@ -118,7 +119,8 @@ def _tables(
         t_bids = np.repeat(bids, who.size, axis=0)  # task = (market, advertiser)
         t_who = np.tile(who, s_n)
         t_val = values[np.repeat(np.arange(s_n), who.size), t_who]
-        tab = batch_steps(kernel, data, slots, t_bids, t_who, top * t_val)
+        tab = batch_steps(kernel, data, slots, t_bids, t_who, top * t_val,
+                          ratio_screen=isinstance(mechanism.model, MNL))
         k = tab.current
         u_own = t_val * tab.ctr[k] - tab.payment(rule, k, t_bids[np.arange(t_who.size), t_who])
         own_sum += u_own.reshape(s_n, who.size).sum(axis=0)

@@ -27,6 +27,7 @@ from ._validation import check_bids, check_int
 from .bidders import Bidder, BidderState, Feedback, check_grid
 from .instance import Instance
 from .mechanisms import Mechanism
+from .models import MNL
 from .solvers import get_solver
 from .solvers.batch import BatchData, BatchKernel
 from .steps import Rule, StepTable, batch_steps, step_kernel, step_rule
@@ -184,8 +185,15 @@ class _Engine:
         self.kernel = step_kernel(mechanism) if self.rule is not None else None
         opt = get_solver(mechanism.model)  # the model's default exact solver
         self.opt_spec = opt
+        self.mnl = isinstance(mechanism.model, MNL)
+        # the mechanism's own solver is exact: solve the optimum in the round's call
+        self.shared_optimum = (self.kernel is not None and mechanism.solver_spec.exact
+                               and mechanism.solver_spec.batch is self.kernel)
+        self.last_optimum = float("nan")
 
     def optimum(self, inst: Instance, values: NDArray[np.float64]) -> float:
+        if self.shared_optimum:
+            return self.last_optimum
         spec = self.opt_spec
         if spec.batch is not None:
             data = spec.batch.prepare(self.mech.model, inst.ctr)
@@ -204,11 +212,20 @@ class _Engine:
             return self._play_black_box(inst, values, bids, grids)
         kernel = self.kernel
         data = kernel.prepare(self.mech.model, inst.ctr)
-        ads, pos = kernel.solve(data, bids[None, :], inst.slots)
+        if self.shared_optimum:  # the optimum at the values in the same kernel call
+            both = kernel.solve(data, np.stack((bids, values)), inst.slots)
+            ads, pos = both[0][:1], both[1][:1]
+            pi = kernel.pair_ctr(data, both[0][1:], both[1][1:])
+            a1 = both[0][1]
+            self.last_optimum = float(np.where(a1 >= 0, values[np.maximum(a1, 0)] * pi[0],
+                                               0.0).sum())
+        else:
+            ads, pos = kernel.solve(data, bids[None, :], inst.slots)
         top = max(float(g[-1]) for g in grids) * values
         who = np.arange(n)
         tab = batch_steps(kernel, data, inst.slots, np.broadcast_to(bids, (n, n)), who, top,
-                          chosen=(np.repeat(ads, n, axis=0), np.repeat(pos, n, axis=0)))
+                          chosen=(np.repeat(ads, n, axis=0), np.repeat(pos, n, axis=0)),
+                          ratio_screen=self.mnl)
         k = tab.current
         ctr = tab.ctr[k]
         pay = tab.payment(self.rule, k, bids)

@@ -331,6 +331,7 @@ def batch_steps(
     upper: NDArray[np.float64],
     *,
     chosen: Pairs | None = None,
+    ratio_screen: bool = False,
 ) -> StepTable:
     """Own-bid step functions of ``T`` tasks on ``[0, max(upper, bid)]``.
 
@@ -348,6 +349,10 @@ def batch_steps(
         Right end of the bid range searched (at least the actual bid is covered).
     chosen : (ads, pos), optional
         The allocation at ``bids`` of each task, if already solved.
+    ratio_screen : bool, default False
+        The objective is an MNL ratio (pass ``True`` only under MNL): an
+        advertiser not shown at its bid, with ``upper`` below the optimal value,
+        is never shown on the range and needs no search.
 
     Returns
     -------
@@ -359,20 +364,33 @@ def batch_steps(
     top = np.maximum(np.asarray(upper, dtype=np.float64), own)
     if chosen is None:
         chosen = kernel.solve(data, bids, slots)
-    c0 = bids.copy()
-    c0[rows, who] = 0.0
     drop = chosen[0] == who[:, None]
-    up = np.flatnonzero(top > own)
+    shown = drop.any(axis=1)
+    # not shown at its bid: the chosen allocation is also optimal for a zero bid
+    sh = np.flatnonzero(shown)
+    up_mask = top > own
+    if ratio_screen:
+        # MNL: an ad is shown only if its coefficient exceeds the optimal ratio, which
+        # only grows with its bid; below the ratio at the bid it is never shown
+        pi = kernel.pair_ctr(data, *chosen)
+        coef = np.take_along_axis(bids, np.where(chosen[0] >= 0, chosen[0], 0), axis=1)
+        ratio = np.where(chosen[0] >= 0, coef * pi, 0.0).sum(axis=1)
+        up_mask &= shown | (top >= ratio)
+    up = np.flatnonzero(up_mask)
+    c0 = bids[sh].copy()
+    c0[np.arange(sh.size), who[sh]] = 0.0
     ct = bids[up].copy()
     ct[np.arange(up.size), who[up]] = top[up]
-    # one kernel call: own coefficient 0 (every task) and at the top (where above the bid)
-    ends = kernel.solve(
-        data.take(np.concatenate((rows, up))), np.concatenate((c0, ct)), slots,
-        hint=(np.concatenate((np.where(drop, -1, chosen[0]), chosen[0][up])),
-              np.concatenate((np.where(drop, -1, chosen[1]), chosen[1][up]))))
-    left = (ends[0][:t], ends[1][:t])
+    left = (chosen[0].copy(), chosen[1].copy())
     right = (chosen[0].copy(), chosen[1].copy())
-    right[0][up], right[1][up] = ends[0][t:], ends[1][t:]
+    if sh.size + up.size:
+        # one kernel call: own coefficient 0 (where shown) and at the top (where needed)
+        hint_a = np.concatenate((np.where(drop[sh], -1, chosen[0][sh]), chosen[0][up]))
+        hint_p = np.concatenate((np.where(drop[sh], -1, chosen[1][sh]), chosen[1][up]))
+        ends = kernel.solve(data.take(np.concatenate((sh, up))), np.concatenate((c0, ct)),
+                            slots, hint=(hint_a, hint_p))
+        left[0][sh], left[1][sh] = ends[0][: sh.size], ends[1][: sh.size]
+        right[0][up], right[1][up] = ends[0][sh.size:], ends[1][sh.size:]
     zeros = np.zeros(t)
     # below the bid and above it, searched together: the chosen allocation is the
     # step at the bid
@@ -523,6 +541,7 @@ def own_bid_steps(
     [0.0, 0.2, 0.0]
     """
     from .mechanisms import Mechanism
+    from .models import MNL
 
     if not isinstance(mechanism, Mechanism):
         raise TypeError(
@@ -540,6 +559,6 @@ def own_bid_steps(
     kernel = step_kernel(mechanism)
     data = kernel.prepare(mechanism.model, instance.ctr)
     tab = batch_steps(kernel, data, instance.slots, b[None, :], np.array([i]),
-                      np.array([top]))
+                      np.array([top]), ratio_screen=isinstance(mechanism.model, MNL))
     return BidSteps(tab.start, tab.ctr, tab.position, tab.rank, int(tab.current[0]),
                     max(top, float(b[i])))
