@@ -89,12 +89,13 @@ def test_subset_dp_is_exact_without_externalities_in_both_modes() -> None:
 
 
 def test_solver_selection_follows_the_parameters() -> None:
-    assert aa.get_solver(aa.Cascade()).name == "subset_dp"
-    assert aa.get_solver(aa.Cascade(continue_after_click=[0.2, 0.5])).name == "subset_dp"
-    assert aa.get_solver(aa.Cascade(order="fixed")).name == "milp"
-    assert aa.get_solver(aa.Cascade(continue_after_skip=0.9)).name == "milp"
+    # the relaxation DP is exact everywhere and the default; subset_dp only where it applies
     g = [0.3, 0.6]
-    assert aa.get_solver(aa.Cascade(continue_after_click=g, continue_after_skip=g)).name == "milp"
+    for model in (aa.Cascade(), aa.Cascade(continue_after_click=[0.2, 0.5]),
+                  aa.Cascade(order="fixed"), aa.Cascade(continue_after_skip=0.9),
+                  aa.Cascade(continue_after_click=g, continue_after_skip=g)):
+        assert aa.get_solver(model).name == "dssr"
+    assert "subset_dp" in aa.available_solvers(aa.Cascade())
     assert "subset_dp" not in aa.available_solvers(aa.Cascade(order="fixed"))
     with pytest.raises(ValueError, match="`solver` must be one of"):
         aa.VCG(aa.Cascade(order="fixed"), solver="subset_dp")

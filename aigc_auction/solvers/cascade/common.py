@@ -140,21 +140,22 @@ def dominance_prune(tables: CascadeTables, slots: int) -> NDArray[np.bool_]:
 
 
 def _dominated(q: NDArray[np.float64], slots: int) -> NDArray[np.bool_]:
-    """``out[t]``: at least ``slots`` of ``q[:t]`` are ``>= q[t]``.
+    """``out[..., t]``: at least ``slots`` of ``q[..., :t]`` are ``>= q[..., t]``.
 
-    Blocks of the sequence are compared with the ``slots`` largest values of the
-    prefix before the block (enough to decide "at least ``slots``") and with the
-    earlier entries of the block itself.
+    Works along the last axis (leading axes are independent problems). Blocks of
+    the sequence are compared with the ``slots`` largest values of the prefix
+    before the block (enough to decide "at least ``slots``") and with the earlier
+    entries of the block itself.
     """
-    out = np.zeros(q.size, dtype=bool)
-    top = np.empty(0)
+    out = np.zeros(q.shape, dtype=bool)
+    top = np.empty((*q.shape[:-1], 0))
     block = 128
-    for s in range(0, q.size, block):
-        b = q[s : s + block]
-        from_prefix = (top[None, :] >= b[:, None]).sum(axis=1)
-        inner = np.tril(b[None, :] >= b[:, None], k=-1).sum(axis=1)
-        out[s : s + block] = from_prefix + inner >= slots
-        top = np.sort(np.concatenate((top, b)))[-slots:]
+    for s in range(0, q.shape[-1], block):
+        b = q[..., s : s + block]
+        from_prefix = (top[..., None, :] >= b[..., :, None]).sum(axis=-1)
+        inner = np.tril(b[..., None, :] >= b[..., :, None], k=-1).sum(axis=-1)
+        out[..., s : s + block] = from_prefix + inner >= slots
+        top = np.sort(np.concatenate((top, b), axis=-1), axis=-1)[..., -slots:]
     return out
 
 

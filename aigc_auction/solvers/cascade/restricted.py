@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from ...instance import Instance
 from ..registry import register_solver
 from .common import as_cascade, finalize
-from .subset_dp import _subset_dp, subset_dp_applies
+from .dssr import cascade_dssr
 
 if TYPE_CHECKING:
     from ...allocation import Allocation
@@ -93,11 +93,6 @@ def cascade_restricted(
     cm = as_cascade(model, "restricted_dp")
     pos = range_positions(instance)
     sub = Instance(ctr=instance.ctr[:, pos], slots=min(instance.slots, pos.size))
-    if subset_dp_applies(cm):
-        inner = _subset_dp(sub, coef, cm, "restricted_dp")
-    else:
-        from .milp import cascade_milp
-
-        inner = cascade_milp(sub, coef, cm)
+    inner = cascade_dssr(sub, coef, cm)
     a = np.where(inner.assignment >= 0, pos[np.maximum(inner.assignment, 0)], -1)
     return finalize(instance, coef, cm, a.astype(np.int64), "restricted_dp")
