@@ -31,6 +31,7 @@ from .models import MNL
 from .solvers import get_solver
 from .solvers.batch import BatchData, BatchKernel
 from .steps import Rule, StepTable, batch_steps, step_kernel, step_rule
+from .steps_mnl import mnl_optimum, mnl_round_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -189,11 +190,14 @@ class _Engine:
         # the mechanism's own solver is exact: solve the optimum in the round's call
         self.shared_optimum = (self.kernel is not None and mechanism.solver_spec.exact
                                and mechanism.solver_spec.batch is self.kernel)
-        self.last_optimum = float("nan")
+        # MNL with an exact solver: every step from one enumerated table per round
+        self.table = self.mnl and mechanism.solver_spec.exact and self.kernel is not None
+        self.last_optimum: float | None = None
 
     def optimum(self, inst: Instance, values: NDArray[np.float64]) -> float:
-        if self.shared_optimum:
-            return self.last_optimum
+        if self.last_optimum is not None:
+            out, self.last_optimum = self.last_optimum, None
+            return out
         spec = self.opt_spec
         if spec.batch is not None:
             data = spec.batch.prepare(self.mech.model, inst.ctr)
@@ -212,6 +216,25 @@ class _Engine:
             return self._play_black_box(inst, values, bids, grids)
         kernel = self.kernel
         data = kernel.prepare(self.mech.model, inst.ctr)
+        top = max(float(g[-1]) for g in grids) * values
+        t_bids = np.broadcast_to(bids, (n, n))
+        fast = mnl_round_steps(inst.odds, bids, inst.slots, top) if self.table else None
+        if fast is not None:
+            tab = fast[0]
+            self.last_optimum = mnl_optimum(inst.odds, values, inst.slots)
+        else:
+            tab = self._steps(kernel, data, inst, values, bids, top)
+        k = tab.current
+        real = {"ctr": tab.ctr[k], "payment": tab.payment(self.rule, k, bids),
+                "position": tab.position[k], "rank": tab.rank[k]}
+        return real, [self._grid_utility(tab, kernel, data, inst.slots, t_bids, values, g)
+                      for g in grids]
+
+    def _steps(self, kernel: BatchKernel, data: BatchData, inst: Instance,
+               values: NDArray[np.float64], bids: NDArray[np.float64],
+               top: NDArray[np.float64]) -> StepTable:
+        """Every advertiser's steps by the batched envelope search over the kernel."""
+        n = bids.size
         if self.shared_optimum:  # the optimum at the values in the same kernel call
             both = kernel.solve(data, np.stack((bids, values)), inst.slots)
             ads, pos = both[0][:1], both[1][:1]
@@ -221,18 +244,10 @@ class _Engine:
                                                0.0).sum())
         else:
             ads, pos = kernel.solve(data, bids[None, :], inst.slots)
-        top = max(float(g[-1]) for g in grids) * values
-        who = np.arange(n)
-        tab = batch_steps(kernel, data, inst.slots, np.broadcast_to(bids, (n, n)), who, top,
-                          chosen=(np.repeat(ads, n, axis=0), np.repeat(pos, n, axis=0)),
-                          ratio_screen=self.mnl)
-        k = tab.current
-        ctr = tab.ctr[k]
-        pay = tab.payment(self.rule, k, bids)
-        real = {"ctr": ctr, "payment": pay, "position": tab.position[k], "rank": tab.rank[k]}
-        t_bids = np.broadcast_to(bids, (n, n))
-        return real, [self._grid_utility(tab, kernel, data, inst.slots, t_bids, values, g)
-                      for g in grids]
+        return batch_steps(kernel, data, inst.slots, np.broadcast_to(bids, (n, n)),
+                           np.arange(n), top,
+                           chosen=(np.repeat(ads, n, axis=0), np.repeat(pos, n, axis=0)),
+                           ratio_screen=self.mnl)
 
     def _grid_utility(self, tab: StepTable, kernel: BatchKernel, data: BatchData, slots: int,
                       t_bids: NDArray[np.float64], values: NDArray[np.float64],

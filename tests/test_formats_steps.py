@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import aigc_auction as aa
-from aigc_auction.steps import own_bid_steps
+from aigc_auction.steps import StepTable, own_bid_steps
 
 from .test_formats import MARKOV, NO_EXT, BruteForce, random_market
 
@@ -99,3 +99,50 @@ def test_own_bid_steps_input_errors() -> None:
     st = own_bid_steps(aa.VCG(), inst, [0.5, 0.2], 1)
     with pytest.raises(ValueError, match="`rule`"):
         st.payment_at(0.3, "myerson")  # type: ignore[arg-type]
+
+
+def _nonempty(tab: StepTable, i: int) -> tuple[np.ndarray, ...]:
+    """Task i's steps with zero-width steps (two kinks at one bid) dropped."""
+    sl = slice(tab.offsets[i], tab.offsets[i + 1])
+    cols = [tab.start[sl], tab.ctr[sl], tab.position[sl], tab.rank[sl]]
+    keep = np.append(np.diff(cols[0]) > 0, True)
+    keep[0] = True
+    return tuple(c[keep] for c in cols)
+
+
+def test_mnl_table_steps_equal_the_envelope_search() -> None:
+    """The enumerated-table engine of repeated MNL rounds = batch_steps, step by step."""
+    from aigc_auction.steps import batch_steps, step_kernel
+    from aigc_auction.steps_mnl import mnl_optimum, mnl_round_steps
+
+    mech = aa.GSP(aa.MNL())
+    kernel = step_kernel(mech)
+    checked = 0
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        n, m = int(rng.integers(1, 12)), int(rng.integers(1, 6))
+        k = int(rng.integers(1, min(m, 3) + 1))
+        inst = aa.Instance(ctr=rng.uniform(0.02, 0.6, (n, m)), slots=k)
+        b = rng.uniform(0, 1, n) * rng.uniform(0.3, 1.0)
+        b[rng.random(n) < 0.1] = 0.0
+        top = b + rng.uniform(0, 1, n)
+        res = mnl_round_steps(inst.odds, b, k, top)
+        if res is None:
+            continue
+        tab, assign, value = res
+        out = aa.VCG(aa.MNL()).run(inst, b)
+        np.testing.assert_array_equal(assign, out.assignment)
+        assert value == pytest.approx(out.welfare, rel=1e-12, abs=1e-15)
+        assert mnl_optimum(inst.odds, b, k) == pytest.approx(out.welfare, rel=1e-12, abs=1e-15)
+        ref = batch_steps(kernel, kernel.prepare(mech.model, inst.ctr), k,
+                          np.broadcast_to(b, (n, n)), np.arange(n), top)
+        for i in range(n):
+            got, want = _nonempty(tab, i), _nonempty(ref, i)
+            assert len(got[0]) == len(want[0]), (seed, i)
+            np.testing.assert_allclose(got[0], want[0], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(got[1], want[1], rtol=1e-9)
+            np.testing.assert_array_equal(got[2], want[2])
+            np.testing.assert_array_equal(got[3], want[3])
+            assert tab.ctr[tab.current[i]] == pytest.approx(out.ctr[i], rel=1e-12, abs=1e-15)
+        checked += 1
+    assert checked > 250
