@@ -164,7 +164,8 @@ class SweepLock:
             "command": " ".join(sys.argv) or "python",
         }
         os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, (json.dumps(info) + "\n").encode())
         self._fd = fd
 
     def release(self) -> None:
@@ -193,7 +194,8 @@ def _lock_fd(fd: int) -> None:
 
 def _read_holder(fd: int) -> str:
     try:
-        raw = os.pread(fd, 4096, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        raw = os.read(fd, 4096)
         info = json.loads(raw.decode() or "{}")
     except (OSError, ValueError):
         info = {}
