@@ -221,7 +221,7 @@ class _Engine:
         fast = mnl_round_steps(inst.odds, bids, inst.slots, top) if self.table else None
         if fast is not None:
             tab = fast[0]
-            self.last_optimum = mnl_optimum(inst.odds, values, inst.slots)
+            self.last_optimum = mnl_optimum(inst.odds, values, inst.slots, assignment=fast[1])
         else:
             tab = self._steps(kernel, data, inst, values, bids, top)
         k = tab.current

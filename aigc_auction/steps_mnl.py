@@ -26,7 +26,9 @@ Why a small table suffices (MNL objective ``R(A) = sum b w / (1 + sum w)``):
   column-list argument of :mod:`aigc_auction.solvers.mnl.enumeration`).
 
 Every allocation of at most ``K`` kept pairs is enumerated for the auction (its
-optimum, and the optimum without each shown advertiser); for advertiser ``i``
+optimum, and the optimum without each shown advertiser); :func:`mnl_optimum`
+solves one problem the same way, with ``K`` dominators and the ratio of a known
+feasible allocation as the lower bound; for advertiser ``i``
 the lines ``z -> (z w_ij + N) / (1 + w_ij + D)`` of "``i`` at position ``j``
 plus at most ``K - 1`` kept pairs of the others" and the constant "optimum
 without ``i``" form its envelope, searched as in Eisner & Severance (1976) but
@@ -47,7 +49,7 @@ from .steps import ABOVE_RTOL, StepTable
 __all__ = ["MAX_LIST", "mnl_optimum", "mnl_round_steps"]
 
 #: Longest kept list per position for which the table is used.
-MAX_LIST = 7
+MAX_LIST = 10
 #: Largest table (allocations) built; beyond it the caller falls back.
 MAX_TABLE = 12_000
 
@@ -81,7 +83,11 @@ def _size(m: int, s_max: int, c: int) -> int:
 
 def _lists(w: NDArray[np.float64], b: NDArray[np.float64], k: int, lam_lb: float
            ) -> NDArray[np.int64]:
-    """Kept advertisers per position, shape (m, c), ``-1`` padded."""
+    """Kept advertisers per position, shape (m, c), ``-1`` padded.
+
+    An ad with ``b <= lam_lb`` is dropped, and a pair with more than ``k``
+    dominators over ``[lam_lb, b]``.
+    """
     n = w.shape[0]
     e = (b[:, None] - lam_lb) * w  # (n, m)
     ok = (b > lam_lb)[:, None] & (w > 0)
@@ -144,14 +150,16 @@ def mnl_round_steps(
     n, m = w.shape
     k = int(slots)
     top = np.maximum(np.asarray(upper, dtype=np.float64), b)
+    # one table for the auction and the auction without each advertiser: pairs
+    # kept above a ratio every such optimum exceeds (the best single pair of any
+    # ad but the best one) unless K + 1 others dominate them
     alone = (b[:, None] * w / (1.0 + w)).max(axis=1)
-    lam_lb = float(np.sort(alone)[-2]) if n > 1 else 0.0
-    lam_lb = max(lam_lb, 0.0)
+    lam_lb = max(float(np.sort(alone)[-2]) if n > 1 else 0.0, 0.0)
+    lam_lb = float(np.nextafter(lam_lb, -np.inf)) if lam_lb > 0 else 0.0
     lists = _lists(w, b, k, lam_lb)
     c = lists.shape[1]
     if c > MAX_LIST or _size(m, k, c) > MAX_TABLE:
         return None
-    # the auction, and without each advertiser
     ads, cols, num, den = _enumerate(lists, k, w, b)
     ratio = num / (1.0 + den)
     best = int(np.argmax(ratio))
@@ -244,17 +252,39 @@ def mnl_round_steps(
     return tab, assign, value
 
 
-def mnl_optimum(odds: NDArray[np.float64], coef: NDArray[np.float64], slots: int
-                ) -> float | None:
-    """The optimal MNL objective ``max_A R(A)`` by the same enumeration, or ``None``."""
-    w = np.asarray(odds, dtype=np.float64)
-    b = np.asarray(coef, dtype=np.float64)
+def _best(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
+          assignment: NDArray[np.int64] | None) -> tuple[float, NDArray[np.int64]] | None:
+    """Optimal value and assignment of one MNL problem by enumeration, or ``None``."""
     n, m = w.shape
     alone = (b[:, None] * w / (1.0 + w)).max(axis=1)
-    lam_lb = max(float(np.sort(alone)[-2]) if n > 1 else 0.0, 0.0)
-    lists = _lists(w, b, int(slots), lam_lb)
+    lam_lb = max(float(alone.max()), 0.0)
+    if assignment is not None:
+        shown = np.flatnonzero(assignment >= 0)
+        ww = w[shown, assignment[shown]]
+        lam_lb = max(lam_lb, float(np.dot(b[shown], ww) / (1.0 + ww.sum())))
+    # an ad is shown only if its bid exceeds the optimum: stay strictly below it
+    lam_lb = float(np.nextafter(lam_lb, -np.inf)) if lam_lb > 0 else 0.0
+    lists = _lists(w, b, k - 1, lam_lb)
     c = lists.shape[1]
-    if c > MAX_LIST or _size(m, int(slots), c) > MAX_TABLE:
+    if c > MAX_LIST or _size(m, k, c) > MAX_TABLE:
         return None
-    _, _, num, den = _enumerate(lists, int(slots), w, b)
-    return float((num / (1.0 + den)).max())
+    ads, cols, num, den = _enumerate(lists, k, w, b)
+    ratio = num / (1.0 + den)
+    best = int(np.argmax(ratio))
+    assign = np.full(n, -1, dtype=np.int64)
+    used = ads[best] >= 0
+    assign[ads[best][used]] = cols[best][used]
+    return float(ratio[best]), assign
+
+
+def mnl_optimum(odds: NDArray[np.float64], coef: NDArray[np.float64], slots: int,
+                *, assignment: NDArray[np.int64] | None = None) -> float | None:
+    """The optimal MNL objective ``max_A R(A)`` by the same enumeration, or ``None``.
+
+    ``assignment``: any feasible allocation, whose ratio (a lower bound on the
+    optimum) tightens the pruning. Only this one problem is solved, so a pair
+    needs ``K`` dominators to be dropped.
+    """
+    found = _best(np.asarray(odds, dtype=np.float64), np.asarray(coef, dtype=np.float64),
+                  int(slots), assignment)
+    return None if found is None else found[0]

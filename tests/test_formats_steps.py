@@ -134,6 +134,10 @@ def test_mnl_table_steps_equal_the_envelope_search() -> None:
         np.testing.assert_array_equal(assign, out.assignment)
         assert value == pytest.approx(out.welfare, rel=1e-12, abs=1e-15)
         assert mnl_optimum(inst.odds, b, k) == pytest.approx(out.welfare, rel=1e-12, abs=1e-15)
+        v = rng.uniform(0, 1, n)  # the optimum at other coefficients, warm-started
+        opt_v = aa.VCG(aa.MNL()).run(inst, v).welfare
+        got = mnl_optimum(inst.odds, v, k, assignment=assign)
+        assert got is None or got == pytest.approx(opt_v, rel=1e-12, abs=1e-15)
         ref = batch_steps(kernel, kernel.prepare(mech.model, inst.ctr), k,
                           np.broadcast_to(b, (n, n)), np.arange(n), top)
         for i in range(n):
