@@ -227,8 +227,21 @@ class _Engine:
         k = tab.current
         real = {"ctr": tab.ctr[k], "payment": tab.payment(self.rule, k, bids),
                 "position": tab.position[k], "rank": tab.rank[k]}
-        return real, [self._grid_utility(tab, kernel, data, inst.slots, t_bids, values, g)
-                      for g in grids]
+        return real, self._grid_utilities(tab, kernel, data, inst.slots, t_bids, values, grids)
+
+    def _grid_utilities(self, tab: StepTable, kernel: BatchKernel, data: BatchData,
+                        slots: int, t_bids: NDArray[np.float64],
+                        values: NDArray[np.float64], grids: list[NDArray[np.float64]]
+                        ) -> list[NDArray[np.float64]]:
+        """:meth:`_grid_utility` of each grid, once per distinct grid."""
+        done: dict[bytes, NDArray[np.float64]] = {}
+        out = []
+        for g in grids:
+            key = g.tobytes()
+            if key not in done:
+                done[key] = self._grid_utility(tab, kernel, data, slots, t_bids, values, g)
+            out.append(done[key])
+        return out
 
     def _steps(self, kernel: BatchKernel, data: BatchData, inst: Instance,
                values: NDArray[np.float64], bids: NDArray[np.float64],
