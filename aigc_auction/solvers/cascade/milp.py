@@ -24,13 +24,25 @@ probability). For binary ``x`` the flow is exactly the cascade's reach, so the
 optimum is the optimal allocation. Sizes: ``3 N`` variables (``N <= n m``
 candidate pairs), ``N + n + m + 1`` constraints.
 
-The MIP is solved with relative and absolute gaps of ``1e-10``; the matching is
-read from ``x``, checked, and its value recomputed from the model.
+Scale. The coefficients are first scaled exactly by a power of two (largest in
+``[0.5, 1)``) and the objective divided by its largest term, so the MIP is the
+same at every bid scale (bids of ``5e-324`` or ``1e9``) and the solvers'
+absolute tolerances act as relative ones; integrality, feasibility and gap
+tolerances are tightened to ``1e-9`` / ``1e-10``.
+
+Verification against the original problem. The matching is read from ``x``,
+checked (integral, a matching, at most ``K`` ads, candidate pairs only) and its
+value recomputed from the model with the caller's coefficients. That value must
+also equal the MIP's own optimum (to ``VERIFY_RTOL``): a MIP solution that earns
+part of its objective from a pair whose ``x`` is fractional within the
+integrality tolerance (reach flowing through ``y_t <= x_t`` with ``x_t`` tiny)
+is caught there, and raises :class:`~aigc_auction.SolverError` rather than
+returning the rounded, possibly suboptimal allocation.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,6 +69,27 @@ __all__ = ["cascade_milp", "cascade_milp_cbc"]
 #: Optimality gaps handed to the MIP backends.
 MIP_GAP = 1e-10
 INTEGRALITY_ATOL = 1e-6
+#: The recovered allocation's value must match the MIP optimum to this (relative);
+#: CBC's solution file carries 8 significant digits, hence its looser check.
+VERIFY_RTOL = {"highs": 1e-9, "cbc": 1e-7}
+#: Backend options: feasibility and integrality tolerances well below VERIFY_RTOL;
+#: CBC's cutoff increment (by default large enough to stop at solutions 1e-6 worse
+#: than the optimum on normalised objectives) set to 1e-12.
+BACKEND_OPTIONS: dict[str, dict[str, Any]] = {
+    "highs": {"mip_feasibility_tolerance": 1e-10, "primal_feasibility_tolerance": 1e-10,
+              "dual_feasibility_tolerance": 1e-10},
+    "cbc": {"options": ["integerT 1e-10", "primalT 1e-10", "dualT 1e-10", "increment 1e-12"]},
+}
+
+
+def _normalised(coef: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``coef`` times the power of two putting its largest positive entry in ``[0.5, 1)``."""
+    pos = coef[coef > 0]
+    if pos.size == 0:
+        return coef
+    _, exp = np.frexp(np.max(pos))
+    with np.errstate(invalid="ignore"):
+        return np.asarray(np.ldexp(coef, -int(exp)), dtype=np.float64)
 
 
 def _solve(
@@ -67,7 +100,8 @@ def _solve(
 
     name = "milp" if backend == "highs" else "milp_cbc"
     cm = as_cascade(model, name)
-    tab = cascade_tables(instance, coef, cm)
+    chat = _normalised(np.asarray(coef, dtype=np.float64))
+    tab = cascade_tables(instance, chat, cm)
     keep = dominance_prune(tab, instance.slots)
     rows, cols = np.nonzero(keep)
     n = instance.n_advertisers
@@ -98,7 +132,8 @@ def _solve(
                 prob += pulp.lpSum(x[t] for t in members) <= 1
     if rows.size > instance.slots:
         prob += pulp.lpSum(x) <= instance.slots
-    status = prob.solve(pulp_solver(backend, gapRel=MIP_GAP, gapAbs=MIP_GAP))
+    status = prob.solve(pulp_solver(backend, gapRel=MIP_GAP, gapAbs=MIP_GAP,
+                                    **BACKEND_OPTIONS[backend]))
     if pulp.LpStatus[status] != "Optimal":
         raise SolverError(f"solver {name!r} failed with status {pulp.LpStatus[status]}")
     xv = np.array([v.value() or 0.0 for v in x])
@@ -109,7 +144,17 @@ def _solve(
     if len(set(rows[used].tolist())) != used.sum():
         raise SolverError(f"solver {name!r} showed an advertiser twice")
     assignment[rows[used]] = cols[used]
-    return finalize(instance, coef, cm, assignment, name)
+    alloc = finalize(instance, coef, cm, assignment, name)
+    mip_value = float(pulp.value(prob.objective) or 0.0) * big
+    exact = cm.objective(instance, chat, alloc.assignment, alloc.order)
+    rtol = VERIFY_RTOL[backend]
+    if not abs(mip_value - exact) <= rtol * max(abs(mip_value), abs(exact), 1e-300):
+        raise SolverError(
+            f"solver {name!r}: the recovered allocation is worth {exact:.17g} (normalised) "
+            f"but the MIP reports {mip_value:.17g}; its solution is not integral enough "
+            "to be trusted"
+        )
+    return alloc
 
 
 @register_solver(
