@@ -1,8 +1,9 @@
 """MkDocs hooks: pages that live outside ``docs/`` and a nav that tolerates new pages.
 
-* ``experiments/README.md`` becomes the page ``experiments/``, with its figures
-  and configs copied next to it (one source of truth: the files in
-  ``experiments/``); its links into ``../docs/`` are rewritten to site links.
+* ``experiments/README.md`` becomes the page ``experiments/``, with every other
+  file of ``experiments/`` (figures, configs, scripts, tables) copied next to it
+  (one source of truth: the files in ``experiments/``); its links into
+  ``../docs/`` are rewritten to site links.
 * ``CHANGELOG.md`` and ``CONTRIBUTING.md`` become ``changelog/`` and
   ``contributing/``.
 * One API page per public module of ``aigc_auction`` is generated
@@ -89,9 +90,11 @@ def on_files(files: Files, config: Any) -> Files:
     """Add the generated pages and files, and complete the nav with them."""
     readme = EXPERIMENTS / "README.md"
     files.append(File.generated(config, "experiments/index.md", abs_src_path=str(readme)))
-    for sub, pattern in (("figures", "*.png"), ("configs", "*.toml")):
-        for p in sorted((EXPERIMENTS / sub).glob(pattern)):
-            files.append(File.generated(config, f"experiments/{sub}/{p.name}",
+    for p in sorted(EXPERIMENTS.rglob("*")):  # figures, configs, scripts, tables
+        rel = p.relative_to(EXPERIMENTS)
+        if (p.is_file() and p != readme and "__pycache__" not in rel.parts
+                and not any(part.startswith(".") for part in rel.parts)):
+            files.append(File.generated(config, f"experiments/{rel.as_posix()}",
                                         abs_src_path=str(p.resolve())))
     for src, page in ROOT_PAGES.items():
         if (ROOT / src).is_file():
