@@ -11,7 +11,7 @@ from aigc_auction.solvers.cascade.common import cascade_tables, dominance_prune
 from aigc_auction.solvers.cascade.greedy import cascade_greedy
 from aigc_auction.solvers.cascade.local_search import cascade_local_search
 from aigc_auction.solvers.cascade.milp import cascade_milp, cascade_milp_cbc
-from aigc_auction.solvers.cascade.restricted import cascade_restricted, range_positions
+from aigc_auction.solvers.cascade.restricted import cascade_restricted
 from aigc_auction.solvers.cascade.subset_dp import cascade_subset_dp, subset_dp_applies
 
 FAMILIES = ("classic", "classic_gc", "markovian", "general")
@@ -164,30 +164,11 @@ def test_approximations_on_a_large_instance() -> None:
         model = random_model(rng, family, 300, "optimized")
         values = {}
         for name, solve in APPROX.items():
-            if name == "restricted_dp" and family == "general":
-                continue  # a MILP over the range: exercised on small instances
             alloc = solve(inst, coef, model)
             assert aa.is_feasible(inst, alloc.assignment, alloc.order)
             assert len(alloc.order) == 8
             values[name] = alloc.value
         assert values["local_search"] >= values["greedy"] - 1e-12
-
-
-def test_restricted_range_depends_on_ctr_only() -> None:
-    rng = np.random.default_rng(11)
-    inst = aa.Instance(ctr=rng.uniform(0, 1, (20, 30)), slots=5)
-    pos = range_positions(inst)
-    assert pos.size == 12 and np.all(np.diff(pos) > 0)
-    coef = rng.uniform(0, 1, 20)
-    for _ in range(5):
-        alloc = cascade_restricted(inst, rng.uniform(0, 1, 20) * coef, aa.Cascade())
-        assert set(alloc.order.tolist()) <= set(pos.tolist())
-    # the value equals the exact optimum of the sub-instance on those positions
-    sub = aa.Instance(ctr=inst.ctr[:, pos], slots=5)
-    assert close(
-        cascade_restricted(inst, coef, aa.Cascade()).value,
-        cascade_subset_dp(sub, coef, aa.Cascade()).value,
-    )
 
 
 def test_dominance_pruning_keeps_top_k_without_externalities() -> None:

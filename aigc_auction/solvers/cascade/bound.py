@@ -1,46 +1,48 @@
-"""An upper bound on the cascade optimum: drop the distinct-position constraint.
+"""Upper bounds on the cascade optimum that certify approximation ratios.
 
-Every cascade allocation is a subsequence of the candidate pairs listed once in
-reading order (:class:`~aigc_auction.solvers.cascade.common.PairPool`; see
-``docs/cascade.md``), with at most ``K`` pairs, distinct advertisers and distinct
-positions. Keep only "at most ``K`` pairs" and "at most one pair of every *run*":
-a maximal block of consecutive pairs of the list that share the advertiser
-(``order="optimized"``: with ``continue_after_skip == 1`` the reading key depends
-on the advertiser only, so each advertiser's pairs form one run) or share the
-position (``order="fixed"``: the list is sorted by position). Both kept
-constraints are implied by the real ones, so the relaxed optimum is an upper
-bound on the true optimum. It is computed exactly by the dynamic program over the
-runs, read from the last back to the first,
+The exact solver :mod:`.dssr` solves a sequence of relaxations: the candidate
+pairs listed once in reading order, a DP that enforces the constraints it
+tracks -- position subsets (``order="optimized"``, ``m <= 16``), position runs
+(``order="fixed"``), advertiser runs (advertisers whose pairs are consecutive)
+-- and relaxes the others, then tracks every advertiser or position its optimum
+uses twice and solves again. Every relaxation contains every feasible
+allocation, so **every round's optimum is an upper bound** on the true one, and
+the bounds decrease round by round until one is attained by a feasible
+allocation (then it is the optimum).
 
-    V_g[k] = max( V_{g+1}[k],  max_{t in run g} a_t + q_t V_{g+1}[k - 1] ),
-
-``V[k]`` the best value of the remaining list with at most ``k`` pairs (exact
-because ``q >= 0``), in ``O(N K)`` for ``N`` candidate pairs. The pairs are first
-pruned by :func:`~aigc_auction.solvers.cascade.common.dominance_prune`, which
-keeps some optimal allocation, so the bound stays valid.
-
-When the relaxed optimum happens to be a matching it *is* an optimal allocation:
-the bound is then attained and certifies optimality. The benchmarks use this
-to certify approximation ratios at sizes no exact solver reaches (n = 1000,
-m = 50): ``value / bound`` is a lower bound on ``value / optimum``.
+:func:`cascade_upper_bound` runs those rounds as an *anytime* bound: it stops
+when the optimum is proven, or when the next round would exceed ``max_states``
+states or ``time_limit`` seconds, and returns the smallest bound reached. The
+first round alone is the classic run relaxation (at most ``K`` pairs, at most one
+pair per run), computed in ``O(N K)``; later rounds multiply the state space by
+two per tracked resource. The benchmarks use it to certify approximation ratios
+at sizes where exact solving is slow (n = 1000, m = 50): ``value / bound`` is a
+lower bound on ``value / optimum``.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..._validation import check_int
 from ...allocation import Allocation
 from ...instance import Instance
-from .common import PairPool, as_cascade, cascade_tables, dominance_prune, finalize
+from .common import as_cascade, finalize
+from .dssr import _base, _first_round, _mask_mode, relax_rounds
+from .pairs import pair_lists
 
 if TYPE_CHECKING:
     from ...models.base import UserModel
 
 __all__ = ["CascadeBound", "cascade_upper_bound"]
+
+#: Default state budget of the rounds after the first.
+DEFAULT_MAX_STATES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,15 @@ class CascadeBound:
     value : float
         An upper bound on ``max sum_i coef_i ctr_i`` over feasible allocations.
     allocation : Allocation or None
-        The relaxed optimum when it is a feasible allocation (then ``value`` is
-        the optimum and this allocation attains it), else ``None``.
+        An optimal allocation when the bound is attained (then ``value`` is the
+        optimum), else ``None``.
+    tracked : int
+        Resources (advertisers, positions) the last round tracked exactly.
     """
 
     value: float
     allocation: Allocation | None
+    tracked: int = 0
 
     @property
     def attained(self) -> bool:
@@ -65,18 +70,15 @@ class CascadeBound:
         return self.allocation is not None
 
 
-def _runs(keys: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Start index of every maximal run of equal consecutive ``keys`` (plus the end)."""
-    if keys.size == 0:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    return np.concatenate((starts, [keys.size])).astype(np.int64)
-
-
 def cascade_upper_bound(
-    instance: Instance, coef: NDArray[np.float64], model: UserModel
+    instance: Instance,
+    coef: NDArray[np.float64],
+    model: UserModel,
+    *,
+    max_states: int = DEFAULT_MAX_STATES,
+    time_limit: float | None = None,
 ) -> CascadeBound:
-    """Upper bound on the cascade objective by the run relaxation (module docstring).
+    """Anytime upper bound on the cascade objective (module docstring).
 
     Parameters
     ----------
@@ -84,8 +86,11 @@ def cascade_upper_bound(
     coef : ndarray of shape (n_advertisers,)
         Objective coefficients (bids or virtual values).
     model : Cascade
-        Any parameters, either order mode (the bound is tightest for
-        ``continue_after_skip == 1`` with the optimized order).
+        Any parameters, either order mode.
+    max_states : int, default 2**20
+        Largest state space of a round; ``1`` keeps the first round only.
+    time_limit : float, optional
+        Seconds after which no new round starts.
 
     Returns
     -------
@@ -93,46 +98,44 @@ def cascade_upper_bound(
 
     Examples
     --------
-    Two ads that both prefer position 0: the relaxation puts both there, so the
-    bound (0.75) exceeds the optimum and is not attained.
+    Two ads that prefer position 0, users who go on after a click half the time:
+    the first round shows ad 0 twice (bound 0.858); the next round tracks ad 0 and
+    proves the optimum 0.8464.
 
     >>> import numpy as np, aigc_auction as aa
-    >>> inst = aa.Instance(ctr=[[0.5, 0.1], [0.5, 0.1]])
-    >>> b = cascade_upper_bound(inst, np.array([1.0, 1.0]), aa.Cascade())
+    >>> inst = aa.Instance(ctr=[[0.8, 0.1], [0.8, 0.1]])
+    >>> model = aa.Cascade(continue_after_click=0.5, continue_after_skip=0.9)
+    >>> b = cascade_upper_bound(inst, np.array([1.0, 0.8]), model, max_states=1)
     >>> round(b.value, 6), b.attained
-    (0.75, False)
-    >>> b = cascade_upper_bound(inst.with_slots(1), np.array([1.0, 1.0]), aa.Cascade())
-    >>> round(b.value, 6), b.attained
-    (0.5, True)
+    (0.858, False)
+    >>> b = cascade_upper_bound(inst, np.array([1.0, 0.8]), model)
+    >>> round(b.value, 6), b.attained, b.tracked
+    (0.8464, True, 1)
     """
-    casc = as_cascade(model, "upper_bound")
-    k_max = instance.slots
-    tables = cascade_tables(instance, np.asarray(coef, dtype=float), casc)
-    pool = PairPool.build(tables, dominance_prune(tables, k_max))
-    runs = _runs(pool.cols if casc.order == "fixed" else pool.rows)
-    n_runs = runs.size - 1
-    choice = np.full((n_runs, k_max + 1), -1, dtype=np.int64)
-    best = np.zeros(k_max + 1)
-    for g in range(n_runs - 1, -1, -1):
-        lo, hi = runs[g], runs[g + 1]
-        # take[t, k]: value of taking pair lo + t with budget k (k >= 1)
-        take = pool.value[lo:hi, None] + pool.cont[lo:hi, None] * best[None, :-1]
-        t_best = np.argmax(take, axis=0)
-        v_take = take[t_best, np.arange(k_max)]
-        better = v_take > best[1:]
-        choice[g, 1:] = np.where(better, lo + t_best, -1)
-        best = np.concatenate(([0.0], np.where(better, v_take, best[1:])))
-    picked = []
-    k = k_max
-    for g in range(n_runs):
-        t = choice[g, k]
-        if t >= 0:
-            picked.append(int(t))
-            k -= 1
-    rows, cols = pool.rows[picked], pool.cols[picked]
-    if len(set(rows.tolist())) == rows.size and len(set(cols.tolist())) == cols.size:
-        a = np.full(instance.n_advertisers, -1, dtype=np.int64)
-        a[rows] = cols
-        alloc = finalize(instance, np.asarray(coef, dtype=float), casc, a, "upper_bound")
-        return CascadeBound(float(best[k_max]), alloc)
-    return CascadeBound(float(best[k_max]), None)
+    cm = as_cascade(model, "upper_bound")
+    budget = check_int(max_states, "max_states", low=1)
+    if time_limit is not None and not (isinstance(time_limit, int | float)
+                                       and time_limit >= 0):
+        raise ValueError(f"`time_limit` must be a non-negative number; got {time_limit!r}")
+    deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
+    c = np.asarray(coef, dtype=np.float64)
+    slots = instance.slots
+    lists = pair_lists(instance.ctr, cm.continuation(instance), c[None, :], slots,
+                       order=cm.order, irrelevant=cm.order_irrelevant)
+    base = _base(instance.n_positions, slots,
+                 _mask_mode(cm.order, instance.n_positions, cm.order_irrelevant))
+    chosen, first = _first_round(lists, base, slots)
+    width = int(lists.count[0])
+    row = {"ads": lists.ads[0, :width], "pos": lists.pos[0, :width],
+           "value": lists.value[0, :width], "cont": lists.cont[0, :width],
+           "run_start": lists.run_start[0, :width]}
+    picked = chosen[0][chosen[0] >= 0].tolist()
+    done, value, h_ads, h_pos = relax_rounds(row, base, slots, picked, float(first[0]),
+                                             max_states=budget, deadline=deadline)
+    tracked = len(h_ads) + len(h_pos)
+    if done is None:
+        return CascadeBound(value, None, tracked)
+    a = np.full(instance.n_advertisers, -1, dtype=np.int64)
+    a[row["ads"][done]] = row["pos"][done]
+    alloc = finalize(instance, c, cm, a, "upper_bound")
+    return CascadeBound(max(value, alloc.value), alloc, tracked)

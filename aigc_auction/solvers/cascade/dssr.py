@@ -49,6 +49,7 @@ approximation to use instead (``"restricted_dp"``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -68,14 +69,21 @@ if TYPE_CHECKING:
     from ...allocation import Allocation
     from ...models.base import UserModel
 
-__all__ = ["CASCADE_DSSR_KERNEL", "cascade_dssr", "cascade_kernel_pair_ctr", "solve_dssr"]
+__all__ = [
+    "CASCADE_DSSR_KERNEL",
+    "cascade_dssr",
+    "cascade_kernel_pair_ctr",
+    "relax_rounds",
+    "solve_dssr",
+]
 
 #: Largest ``m`` whose positions are tracked as a subset mask (optimized order).
 MASK_POSITIONS = 16
 #: Largest state space of one round (base states times ``2^|H|``).
 MAX_STATES = 1 << 22
-#: Largest trace (bytes of "pair taken" flags) of one round.
-MAX_TRACE = 1 << 28
+#: Largest trace of one round, in ``pairs x states`` (stored as bits: a quarter of
+#: this in bytes at most).
+MAX_TRACE = 1 << 31
 #: Largest ``pairs x rows x states`` flags of the vectorised first round at once.
 BATCH_TRACE = 1 << 26
 #: Largest ``rows x pairs x states`` table for which the first round runs by layers
@@ -93,14 +101,15 @@ class _Base:
     dst: NDArray[np.int64]  # (m, n_src): the state after taking it
     inv: NDArray[np.int64]  # (m, n_base): index into src[j], -1 if not there
     mask: bool
+    orj: NDArray[np.int64]  # (m, n_base): the state after taking a pair at j, -1 if not
 
-    @property
-    def orj(self) -> NDArray[np.int64]:
-        """``(m, n_base)``: the state after taking a pair at ``j`` (-1: not allowed)."""
-        out = np.full(self.inv.shape, -1, dtype=np.int64)
-        for j in range(out.shape[0]):
-            out[j, self.src[j]] = self.dst[j]
-        return out
+
+def _with_orj(src: NDArray[np.int64], dst: NDArray[np.int64], inv: NDArray[np.int64],
+              mask: bool) -> _Base:
+    orj = np.full(inv.shape, -1, dtype=np.int64)
+    for j in range(inv.shape[0]):
+        orj[j, src[j]] = dst[j]
+    return _Base(int(inv.shape[1]), src, dst, inv, mask, orj)
 
 
 @lru_cache(maxsize=64)
@@ -108,7 +117,7 @@ def _base(m: int, k: int, mask: bool) -> _Base:
     if not mask:
         src = np.broadcast_to(np.arange(k), (m, k)).copy()
         inv = np.broadcast_to(np.concatenate((np.arange(k), [-1])), (m, k + 1)).copy()
-        return _Base(k + 1, src, src + 1, inv, False)
+        return _with_orj(src, src + 1, inv, False)
     all_masks = np.arange(1 << m, dtype=np.int64)
     pop = np.zeros(1 << m, dtype=np.int64)
     for j in range(m):
@@ -122,7 +131,7 @@ def _base(m: int, k: int, mask: bool) -> _Base:
     inv = np.full((m, masks.size), -1, dtype=np.int64)
     for j in range(m):
         inv[j, src[j]] = np.arange(src.shape[1])
-    return _Base(int(masks.size), src, dst, inv, True)
+    return _with_orj(src, dst, inv, True)
 
 
 def _mask_mode(order: str, m: int, irrelevant: bool) -> bool:
@@ -208,7 +217,7 @@ def _layered_rows(lists: PairLists, rows: slice, base: _Base, slots: int
     for step_ in range(slots):
         level = slots - 1 - step_  # layer with step_ pairs taken so far
         ok = takes[level][ar, :, x] & (later >= r[:, None]) & live[:, None]
-        live = ok.any(axis=1)
+        live = np.asarray(ok.any(axis=1))
         rr = np.argmax(ok, axis=1)
         t = args[level][ar, rr, x]
         chosen[live, step_] = t[live]
@@ -257,9 +266,11 @@ def _first_round_rows(lists: PairLists, rows: slice, base: _Base, slots: int
 
 # -- later rounds: one problem, tracked resources H ------------------------------------
 def _round(row: dict[str, NDArray[Any]], base: _Base, slots: int,
-           bits: NDArray[np.int64]) -> tuple[list[int], float]:
+           bits: NDArray[np.int64], *, trace_pairs: bool = True
+           ) -> tuple[list[int], float]:
     """Relaxed optimum of one problem with resources tracked by ``bits`` (per pair,
-    a bitmask over ``h`` tracked resources); returns list indices and value.
+    a bitmask over ``h`` tracked resources); returns list indices and value
+    (no indices with ``trace_pairs=False``, which keeps no trace: value only).
 
     The table has one axis for the base state and one axis of length 2 per
     tracked resource, so taking a pair that uses tracked resources reads and
@@ -270,7 +281,9 @@ def _round(row: dict[str, NDArray[Any]], base: _Base, slots: int,
     new = np.zeros((base.n_base,) + (2,) * h)
     old = new.copy()
     views: dict[int, tuple[tuple[Any, ...], tuple[Any, ...], tuple[int, ...]]] = {}
-    trace: list[NDArray[np.bool_]] = [np.empty(0, dtype=bool)] * width
+    # "pair t beat the rest of its run" flags, bit-packed (8 per byte)
+    trace: list[tuple[NDArray[np.uint8], tuple[int, ...]]] = [
+        (np.empty(0, dtype=np.uint8), ())] * width
     start = row["run_start"]
     pos, val, cont = row["pos"], row["value"], row["cont"]
     counting = not base.mask
@@ -300,7 +313,10 @@ def _round(row: dict[str, NDArray[Any]], base: _Base, slots: int,
             np.copyto(cur, cand, where=better)  # cur is a view of `new`
         else:
             new[src_idx] = np.where(better, cand, cur)
-        trace[t] = better
+        if trace_pairs:
+            trace[t] = (np.packbits(better, axis=None), better.shape)
+    if not trace_pairs:
+        return [], float(new[(0,) + (0,) * h])
     chosen: list[int] = []
     state, u = 0, [0] * h  # u[ax - 1]: bit of tracked resource on axis ax
     decided = False
@@ -314,7 +330,9 @@ def _round(row: dict[str, NDArray[Any]], base: _Base, slots: int,
         if s < 0 or any(u[ax - 1] for ax in axes):
             continue
         rest = tuple(u[ax - 1] for ax in range(1, h + 1) if ax not in axes)
-        if trace[t][(s, *rest)]:
+        packed, shape = trace[t]
+        flat = int(np.ravel_multi_index((s, *rest), shape))
+        if (int(packed[flat >> 3]) >> (7 - (flat & 7))) & 1:
             chosen.append(t)
             state = int(base.dst[int(pos[t]), s])
             for ax in axes:
@@ -345,33 +363,59 @@ def _repair(row: dict[str, NDArray[Any]], chosen: list[int]) -> float:
     return value
 
 
-def _continue(row: dict[str, NDArray[Any]], base: _Base, slots: int, chosen: list[int],
-              bound: float) -> list[int]:
-    """Rounds with growing tracked sets until the relaxed optimum is feasible."""
+def relax_rounds(row: dict[str, NDArray[Any]], base: _Base, slots: int, chosen: list[int],
+                 bound: float, *, max_states: int, deadline: float | None = None
+                 ) -> tuple[list[int] | None, float, list[int], list[int]]:
+    """Rounds with growing tracked sets, from the first round's ``chosen`` / ``bound``.
+
+    Returns ``(chosen, bound, tracked advertisers, tracked positions)``: ``chosen``
+    is the optimal sequence (list indices) once a relaxed optimum is feasible, or
+    ``None`` when the next round would exceed ``max_states`` states or
+    ``deadline`` (``time.perf_counter()``) has passed; ``bound`` is the smallest
+    relaxed value seen (an upper bound on the optimum). A round too large to keep
+    its trace (``MAX_TRACE`` bytes) is still solved for its value, then the
+    rounds stop.
+    """
     h_ads: list[int] = []
     h_pos: list[int] = []
+    best = bound
     while True:
         rep_a, rep_p = _repeats(row, chosen)
         if not rep_a and not rep_p:
-            return chosen
+            return chosen, best, h_ads, h_pos
+        h = len(h_ads) + len(h_pos) + len(rep_a) + len(rep_p)
+        states = base.n_base << h
+        if states > max_states or (deadline is not None and time.perf_counter() > deadline):
+            return None, best, h_ads, h_pos
         h_ads += sorted(rep_a)
         h_pos += sorted(rep_p)
-        h = len(h_ads) + len(h_pos)
-        states = base.n_base << h
-        if states > MAX_STATES or states * row["ads"].size > MAX_TRACE:
-            raise SolverError(
-                "solver 'dssr' needs too many states for this instance "
-                f"({base.n_base} x 2^{h} after tracking advertisers {h_ads} and "
-                f"positions {h_pos}); best upper bound {bound:.12g}, best feasible "
-                f"value found {_repair(row, chosen):.12g}. Use solver='restricted_dp' "
-                "(maximal-in-range, truthful) or solver='milp'."
-            )
         bit_of = {("a", a): 1 << k for k, a in enumerate(h_ads)}
         bit_of.update({("p", p): 1 << (len(h_ads) + k) for k, p in enumerate(h_pos)})
         bits = np.array([bit_of.get(("a", int(a)), 0) | bit_of.get(("p", int(p)), 0)
                          for a, p in zip(row["ads"], row["pos"], strict=True)],
                         dtype=np.int64)
-        chosen, bound = _round(row, base, slots, bits)
+        if states * row["ads"].size > MAX_TRACE:  # too big to trace: a last bound
+            _, value = _round(row, base, slots, bits, trace_pairs=False)
+            return None, min(best, value), h_ads, h_pos
+        chosen, value = _round(row, base, slots, bits)
+        best = min(best, value)
+
+
+def _continue(row: dict[str, NDArray[Any]], base: _Base, slots: int, chosen: list[int],
+              bound: float) -> list[int]:
+    """Rounds until the relaxed optimum is feasible (or a clear SolverError)."""
+    done, best, h_ads, h_pos = relax_rounds(row, base, slots, chosen, bound,
+                                            max_states=MAX_STATES)
+    if done is None:
+        h = len(h_ads) + len(h_pos)
+        raise SolverError(
+            "solver 'dssr' needs too many states for this instance "
+            f"(more than {MAX_STATES} after tracking {h} resources: advertisers "
+            f"{h_ads}, positions {h_pos}); best upper bound {best:.12g}, best feasible "
+            f"value found {_repair(row, chosen):.12g}. Use solver='restricted_dp' "
+            "(maximal-in-range, truthful) or solver='milp'."
+        )
+    return done
 
 
 def solve_dssr(
@@ -468,7 +512,9 @@ def _reading_order(ctr: NDArray[np.float64], cont: NDArray[np.float64],
         c = np.take_along_axis(coef, np.maximum(ads, 0), axis=1)
         primary = -reading_order_key(c * _gather(ctr, ads, pos), q)
     srt = np.lexsort((pos, np.where(valid, primary, np.inf), ~valid), axis=-1)
-    ads, pos, q = (np.take_along_axis(x, srt, axis=1) for x in (ads, pos, q))
+    ads = np.take_along_axis(ads, srt, axis=1)
+    pos = np.take_along_axis(pos, srt, axis=1)
+    q = np.take_along_axis(q, srt, axis=1)
     valid = ads >= 0
     reach = np.cumprod(np.concatenate((np.ones((ads.shape[0], 1)), q[:, :-1]), axis=1),
                        axis=1)
