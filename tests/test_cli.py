@@ -107,7 +107,7 @@ def test_sweep_with_failing_tasks_returns_1(tmp_path, monkeypatch, capsys):
         (["plot", "nowhere"], "no results"),
         (["run", "--ctr", "[[1.0]]", "--bids", "1"], "[0, 1)"),
         (["run", "--ctr", "not json"], "JSON"),
-        (["run", "--ctr", "[[0.5]]", "--bids", "1", "--mechanism", "gsp"], "`mechanism`"),
+        (["run", "--ctr", "[[0.5]]", "--bids", "1", "--mechanism", "vickrey"], "`mechanism`"),
         (["run", "--model-param", "oops"], "KEY=VALUE"),
     ],
 )

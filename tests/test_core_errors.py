@@ -105,7 +105,7 @@ def test_unknown_solver_model_mechanism() -> None:
     with pytest.raises(TypeError, match=r"`model` must be a UserModel"):
         aa.VCG(42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"`mechanism` must be one of"):
-        aa.get_mechanism("gsp")
+        aa.get_mechanism("vickrey")
 
 
 def test_bad_instance_type() -> None:

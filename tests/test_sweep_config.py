@@ -89,7 +89,7 @@ def test_nested_grid_tables_flatten_to_dotted_keys():
         ({"seed": -1}, ValueError, "`seed`"),
         ({"seed": 1.5}, ValueError, "`seed`"),
         ({"name": 3}, TypeError, "`name`"),
-        ({"mechanisms": ["vcg", "gsp"]}, ValueError, "`mechanisms`"),
+        ({"mechanisms": ["vcg", "vickrey"]}, ValueError, "`mechanisms`"),
         ({"mechanisms": []}, ValueError, "`mechanisms`"),
         ({"mechanisms": ["vcg", "vcg"]}, ValueError, "twice"),
         ({"models": ["logit"]}, ValueError, "`models`"),
