@@ -8,7 +8,7 @@ values (Bayesian games: e.g. a quadrature grid of value profiles).
 
 * :func:`utility_table` -- every advertiser's expected utility for every
   multiplier of a grid, the others keeping their multipliers. It is computed
-  from exact own-bid step functions (:func:`aigc_auction.batch_steps`), all
+  from exact own-bid step functions (:func:`aigc_auction.steps.batch_steps`), all
   markets and advertisers in one batched envelope search, not by rerunning the
   auction per grid bid.
 * :func:`equilibrium_check` -- the largest gain any advertiser gets from a

@@ -7,7 +7,7 @@ the mechanism allocates and prices, and every strategy learns from the round.
 Full-information learners need the utility of *every* bid on their grid, the
 others' bids fixed. Rerunning the auction per grid bid would cost ``n * G``
 auctions a round; instead each advertiser's outcome is computed once as an exact
-step function of its own bid (:func:`aigc_auction.batch_steps`, all advertisers
+step function of its own bid (:func:`aigc_auction.steps.batch_steps`, all advertisers
 of the round in one batched envelope search), and the utility of any bid is read
 off its step: GSP charges the step's left end, first price the bid, VCG the
 Myerson sum over the kinks below. The same step functions give every
