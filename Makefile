@@ -54,9 +54,12 @@ typecheck: $(STAMP_DEV)
 
 # The docs site in strict mode: a broken link or anchor, a missing page or an
 # unresolved docstring cross-reference fails. Built to a temporary folder.
+# (Not --quiet: it raises the log level above WARNING, so strict mode would count
+# nothing. The log is shown when the build fails.)
 docs-strict: $(STAMP_DEV)
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  echo "mkdocs build --strict" && $(MKDOCS) build --strict --quiet --site-dir "$$tmp"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && echo "mkdocs build --strict" && \
+	  { $(MKDOCS) build --strict --site-dir "$$tmp/site" > "$$tmp/log" 2>&1 || \
+	    { grep -v '^INFO' "$$tmp/log"; exit 1; }; }
 
 pytest: $(STAMP_DEV)
 	$(PY) -m pytest -q -p no:cacheprovider
