@@ -14,9 +14,11 @@ import aigc_auction as aa
 from aigc_auction.solvers.cascade import dssr
 from aigc_auction.solvers.cascade.common import cascade_tables, dominance_prune
 from aigc_auction.solvers.cascade.pairs import prune_batch
+from aigc_auction.solvers.cascade.subset_dp import subset_dp_applies
 
 BRUTE = aa.get_solver("cascade", "brute_force").func
 DSSR = aa.get_solver("cascade", "dssr").func
+SUBSET = aa.get_solver("cascade", "subset_dp").func
 MILP = aa.get_solver("cascade", "milp").func
 FAMILIES = ("classic", "markov", "general", "arrays", "no_externalities")
 
@@ -64,6 +66,9 @@ def test_equals_brute_force(family: str, order: str) -> None:
         assert np.all(got.assignment[coef <= 0] == -1)
         assert got.value == pytest.approx(model.objective(inst, coef, got.assignment,
                                                           got.order), rel=1e-14)
+        if subset_dp_applies(model):  # the classic special case's own DP, too
+            assert SUBSET(inst, coef, model).value == pytest.approx(ref.value, rel=1e-12,
+                                                                     abs=1e-15)
 
 
 @pytest.mark.parametrize("order", ["optimized", "fixed"])
