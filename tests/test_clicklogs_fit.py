@@ -63,8 +63,8 @@ def test_cascade_fit_is_the_maximum_found_by_an_independent_optimizer() -> None:
 def test_stderr_matches_the_spread_of_replicate_fits() -> None:
     truth = aa.Instance(ctr=[[0.5, 0.3], [0.2, 0.6]], slots=2)
     est, se = [], []
-    for seed in range(30):
-        logs = aa.simulate_logs(truth, CASCADE, n_sessions=3000, rng=100 + seed)
+    for seed in range(25):
+        logs = aa.simulate_logs(truth, CASCADE, n_sessions=2000, rng=100 + seed)
         fit = aa.fit_user_model("cascade", logs)
         assert fit.stderr is not None
         est.append(fit.params["continue_after_skip"])
