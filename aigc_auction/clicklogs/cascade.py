@@ -391,15 +391,8 @@ def fit_cascade(
 
     res = lbfgs(objective, x0, tol=tol, max_iter=max_iter)
     th, vals = unpack(res.x)
-    gc, gs = vals["continue_after_click"], vals["continue_after_skip"]
-    lp, l1p = _ext(log_expit(th)), _ext(log1m_expit(th))
-    lg = _log_cont(gc, gs)
-    loglik, reads = 0.0, np.zeros(n * m + 1)
-    for blk in data.blocks:
-        ll, w = _posterior(blk, lp, l1p, lg)
-        loglik += float(ll.sum())
-        reads += np.bincount(blk.pair.ravel(), weights=_reads(w).ravel(), minlength=n * m + 1)
-    reads = reads[:-1]
+    loglik, _, _, _, reads = cascade_loglik_grad(
+        th, vals["continue_after_click"], vals["continue_after_skip"], data)
     caveats: list[str] = []
     never_read = active[reads[active] <= 1e-12]
     unident = np.union1d(np.flatnonzero(imp == 0), never_read)
