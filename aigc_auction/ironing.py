@@ -212,6 +212,43 @@ class MonotoneTable:
         return out.reshape(shape)
 
     # -- flats (ironed intervals, gap holds) -------------------------------------
+    def widen_flats(self, band: ArrayLike) -> MonotoneTable:
+        """The table with every value within ``band`` of a flat's level set to that level.
+
+        ``band`` has one entry per flat (as returned by :meth:`flats`). The result
+        is ``snap(f)`` with ``snap`` mapping ``[L - band, L + band]`` to ``L`` for
+        each flat level ``L``: still non-decreasing, it jumps by about ``band``
+        where a widened flat starts and ends, so that no value of the function
+        lies within ``band`` of a flat's level without being on the flat.
+        Overlapping bands leave the later flat as it is.
+        """
+        levels, _, _ = self.flats()
+        band = np.broadcast_to(np.asarray(band, dtype=np.float64), levels.shape)
+        x, left, right = self.x.copy(), self.left.copy(), self.right.copy()
+        raw = self.raw.copy() if self.raw is not None else np.full(x.size, np.nan)
+        table = self
+        last_end = -np.inf
+        for lev, t in zip(levels.tolist(), band.tolist(), strict=True):
+            a = float(table.inverse(lev - t)[()])
+            b = float(table.inverse(lev + t, strict=True)[()])
+            if not (a > last_end and np.isfinite(b) and b > a):
+                continue
+            fa, fb = float(table(np.nextafter(a, -np.inf))), float(table(b))
+            keep = (x < a) | (x > b)
+            ra = float(np.interp(a, x, raw)) if a >= x[0] else np.nan
+            rb = float(np.interp(b, x, raw))
+            xs = np.concatenate((x[keep], [a, b]))
+            ls = np.concatenate((left[keep], [fa if a > x[0] else lev, lev]))
+            rs = np.concatenate((right[keep], [lev, fb]))
+            raws = np.concatenate((raw[keep], [ra, rb]))
+            order = np.argsort(xs, kind="stable")
+            x, left, right, raw = xs[order], ls[order], rs[order], raws[order]
+            # the segment after b keeps its line: left limit at the next knot as before
+            table = MonotoneTable(x, left, right, raw)
+            x, left, right = table.x.copy(), table.left.copy(), table.right.copy()
+            last_end = b
+        return table
+
     def flats(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """Every maximal interval of positive length on which the function is constant.
 
@@ -504,9 +541,10 @@ def _sample_v(prior: Any, v: NDArray[np.float64]) -> _Samples:
 
 
 def _sample_q(prior: Any, q: NDArray[np.float64]) -> _Samples:
-    """Samples at the quantiles ``q`` (their values by ``isf``)."""
+    """Samples at the quantiles ``q`` (their values by ``isf``, else ``ppf(1 - q)``)."""
+    isf = getattr(prior, "isf", None)
     with np.errstate(all="ignore"):
-        v = np.asarray(prior.isf(q), dtype=np.float64)
+        v = np.asarray(isf(q) if callable(isf) else prior.ppf(1.0 - q), dtype=np.float64)
     return _sample_v(prior, v)
 
 
@@ -585,7 +623,7 @@ def iron_sampled(prior: Any, grid_size: int = 4097, *, max_points: int | None = 
 
     Parameters
     ----------
-    prior : frozen scipy.stats distribution (``isf``, ``sf``, ``pdf``)
+    prior : frozen scipy.stats distribution (``sf``, ``pdf`` and ``isf`` or ``ppf``)
     grid_size : int, default 4097
         Quantile grid (``isf``) and half as many equally spaced values (``sf`` and
         ``pdf`` only); log-spaced tails and refinement points are added.

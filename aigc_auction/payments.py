@@ -49,8 +49,10 @@ MONOTONE_RTOL = 1e-9
 #: round-off and is clipped; anything further raises :class:`SolverError`.
 ROUNDOFF_RTOL = 1e-10
 #: An envelope kink within this (relative to the auction's largest coefficient) of
-#: the level of a flat of ``phibar`` is that flat's tie (see :func:`kink_jumps`).
-SNAP_RTOL = 1e-9
+#: the level of a flat of ``phibar`` -- or within the flat's band
+#: (:data:`aigc_auction.virtual_values.FLAT_BAND_RTOL`) -- is that flat's tie (see
+#: :func:`kink_jumps`): kinks are intersections of lines, located to round-off.
+SNAP_RTOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,8 @@ def kink_jumps(
     payment agree by construction.
 
     Kinks are located to round-off only, so a kink within ``SNAP_RTOL * scale``
-    of a flat's level is that flat's tie. All kinks of one task snapping to one
+    of a flat's level, or within the flat's band (virtual values that close to
+    the level are set to it), is that flat's tie. All kinks of one task snapping to one
     flat form a group: with ``s_left`` the CTR before the group, ``s_right`` after
     it and ``s_tie = tie_slope(...)`` the CTR the rule gives at the level itself,
     the group contributes the jumps ``(z_lo, s_tie - s_left)`` and

@@ -41,6 +41,11 @@ __all__ = ["VirtualValue", "check_prior"]
 GRID_SIZE = 4097
 #: Tables kept per process (least recently used ones are dropped).
 CACHE_SIZE = 256
+#: Virtual values within this (relative to ``max(|level|, median value)``) of a flat's
+#: level are set to it: the flat's *band*. No bid then has a coefficient that an
+#: allocation solver's tie tolerance (1e-12) could confuse with the flat's level,
+#: and envelope kinks within the band are that flat's tie (``payments.kink_jumps``).
+FLAT_BAND_RTOL = 1e-9
 
 _Entry = tuple[MonotoneTable, bool, bool, Any]
 _CACHE: OrderedDict[Any, _Entry] = OrderedDict()
@@ -98,6 +103,11 @@ def _table(prior: Any, grid_size: int) -> _Entry:
         table, regular = iron_piecewise_uniform(*pw)
     else:
         table, regular = iron_sampled(prior, grid_size)
+    levels, _, _ = table.flats()
+    if levels.size:
+        median = float(np.asarray(prior.ppf(0.5), dtype=float))
+        scale = abs(median) if np.isfinite(median) else float(table.x[-1] - table.x[0])
+        table = table.widen_flats(FLAT_BAND_RTOL * np.maximum(np.abs(levels), scale))
     entry = (table, regular, pw is not None, prior)
     _CACHE[key] = entry
     while len(_CACHE) > CACHE_SIZE:
@@ -158,6 +168,7 @@ class VirtualValue:
     _table: MonotoneTable = field(init=False, repr=False)
     _flats: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] = field(
         init=False, repr=False)
+    _bands: NDArray[np.float64] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_prior(self.prior)
@@ -169,6 +180,10 @@ class VirtualValue:
         levels, z_lo, z_hi = table.flats()
         object.__setattr__(self, "_table", table)
         object.__setattr__(self, "_flats", (levels, z_lo, z_hi))
+        median = float(np.asarray(self.prior.ppf(0.5), dtype=float)) if levels.size else 1.0
+        band = FLAT_BAND_RTOL * np.maximum(np.abs(levels), abs(median) if np.isfinite(
+            median) else float(table.x[-1] - table.x[0]))
+        object.__setattr__(self, "_bands", band)
         object.__setattr__(self, "exact", exact)
         ironed = tuple(
             (float(lo), float(np.nextafter(hi, -np.inf)), float(lev))
@@ -243,10 +258,12 @@ class VirtualValue:
         """
         return self._flats
 
-    def flat_index(self, levels: ArrayLike, atol: ArrayLike) -> NDArray[np.int64]:
-        """Index into :attr:`flats` of the flat whose level is within ``atol`` (else -1).
+    def flat_index(self, levels: ArrayLike, atol: ArrayLike = 0.0) -> NDArray[np.int64]:
+        """Index into :attr:`flats` of the flat whose level is near each of ``levels``.
 
-        Vectorised over ``levels`` (and ``atol``, broadcast); the nearest flat wins.
+        Near: within the flat's band (``FLAT_BAND_RTOL``) or ``atol``, whichever is
+        larger; ``-1`` where no flat is. Vectorised over ``levels`` (and ``atol``,
+        broadcast); the nearest flat wins.
         """
         c = np.asarray(levels, dtype=np.float64)
         tol = np.broadcast_to(np.asarray(atol, dtype=np.float64), c.shape)
@@ -258,7 +275,8 @@ class VirtualValue:
         below = np.clip(j - 1, 0, lev.size - 1)
         above = np.clip(j, 0, lev.size - 1)
         near = np.where(np.abs(lev[above] - c) < np.abs(lev[below] - c), above, below)
-        return np.where(np.abs(lev[near] - c) <= tol, near, -1).astype(np.int64)
+        ok = np.abs(lev[near] - c) <= np.maximum(tol, self._bands[near])
+        return np.where(ok, near, -1).astype(np.int64)
 
     @property
     def table(self) -> MonotoneTable:
