@@ -193,14 +193,22 @@ class MonotoneTable:
         while np.any(bad):
             hi[bad] = hi[bad] * 2.0 + 1.0
             bad = ~self._hits(hi, cc, strict) & np.isfinite(hi)
-        # narrow around the estimate (a few ulps), then bisect on the floats
+        # the estimate is usually the answer: it hits and the float below misses
         ko_lo, ko_hi = _ordered(lo), _ordered(hi)
-        ke = _ordered(np.clip(est, lo, hi))
+        ke = np.clip(_ordered(np.clip(est, lo, hi)), ko_lo + 1, ko_hi)
+        h_e = self._hits(_from_ordered(ke), cc, strict)
+        h_p = self._hits(_from_ordered(ke - 1), cc, strict)
+        ko_hi = np.where(h_p, ke - 1, np.where(h_e, ke, ko_hi))
+        ko_lo = np.where(h_p, ko_lo, np.where(h_e, ke - 1, ke))
+        # else narrow to a few ulps around it, then bisect on the floats
+        act = np.flatnonzero(ko_hi - ko_lo > 1)
         for off in (-8, 8):
-            k = np.clip(ke + off, ko_lo, ko_hi)
-            h = self._hits(_from_ordered(k), cc, strict)
-            ko_hi = np.where(h & (k < ko_hi), k, ko_hi)
-            ko_lo = np.where(~h & (k > ko_lo), k, ko_lo)
+            if act.size == 0:
+                break
+            k = np.clip(ke[act] + off, ko_lo[act], ko_hi[act])
+            h = self._hits(_from_ordered(k), cc[act], strict)
+            ko_hi[act] = np.where(h & (k < ko_hi[act]), k, ko_hi[act])
+            ko_lo[act] = np.where(~h & (k > ko_lo[act]), k, ko_lo[act])
         act = np.flatnonzero(ko_hi - ko_lo > 1)
         while act.size:
             km = ko_lo[act] + (ko_hi[act] - ko_lo[act]) // 2
