@@ -47,7 +47,7 @@ CACHE_SIZE = 256
 #: and envelope kinks within the band are that flat's tie (``payments.kink_jumps``).
 FLAT_BAND_RTOL = 1e-9
 
-_Entry = tuple[MonotoneTable, bool, bool, Any]
+_Entry = tuple[MonotoneTable, bool, bool, float, Any]  # table, regular, exact, scale, prior
 _CACHE: OrderedDict[Any, _Entry] = OrderedDict()
 
 
@@ -104,11 +104,12 @@ def _table(prior: Any, grid_size: int) -> _Entry:
     else:
         table, regular = iron_sampled(prior, grid_size)
     levels, _, _ = table.flats()
+    scale = 1.0
     if levels.size:
         median = float(np.asarray(prior.ppf(0.5), dtype=float))
         scale = abs(median) if np.isfinite(median) else float(table.x[-1] - table.x[0])
         table = table.widen_flats(FLAT_BAND_RTOL * np.maximum(np.abs(levels), scale))
-    entry = (table, regular, pw is not None, prior)
+    entry = (table, regular, pw is not None, scale, prior)
     _CACHE[key] = entry
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -176,14 +177,11 @@ class VirtualValue:
             raise TypeError(f"`grid_size` must be an int; got {type(self.grid_size).__name__}")
         if self.grid_size < 3:
             raise ValueError(f"`grid_size` must be >= 3; got {self.grid_size}")
-        table, regular, exact, _ = _table(self.prior, int(self.grid_size))
+        table, regular, exact, scale, _ = _table(self.prior, int(self.grid_size))
         levels, z_lo, z_hi = table.flats()
         object.__setattr__(self, "_table", table)
         object.__setattr__(self, "_flats", (levels, z_lo, z_hi))
-        median = float(np.asarray(self.prior.ppf(0.5), dtype=float)) if levels.size else 1.0
-        band = FLAT_BAND_RTOL * np.maximum(np.abs(levels), abs(median) if np.isfinite(
-            median) else float(table.x[-1] - table.x[0]))
-        object.__setattr__(self, "_bands", band)
+        object.__setattr__(self, "_bands", FLAT_BAND_RTOL * np.maximum(np.abs(levels), scale))
         object.__setattr__(self, "exact", exact)
         ironed = tuple(
             (float(lo), float(np.nextafter(hi, -np.inf)), float(lev))

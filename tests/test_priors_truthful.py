@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from itertools import pairwise
 from typing import Any
@@ -422,3 +423,17 @@ def test_no_scipy_calls_per_auction_and_one_table_per_prior() -> None:
     assert again.virtual_values(1)[0].table is mech.virtual_values(1)[0].table
     assert aa.VirtualValue(stats.lognorm(0.5)).table is aa.VirtualValue(stats.lognorm(0.5)).table
     assert len(_CACHE) >= 1
+
+
+@pytest.mark.parametrize("solver", ["parametric", "brute_force", "lp_highs"])
+def test_bids_below_the_support_raise_no_warning(solver: str) -> None:
+    """A bid below its prior's support has phibar = -inf: never shown, no NaN warning."""
+    mech = aa.Myerson(prior=stats.uniform(0.5, 1), solver=solver)
+    inst = aa.Instance(ctr=[[0.3, 0.2], [0.2, 0.1], [0.4, 0.3]], slots=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = mech.run(inst, [0.1, 0.9, 1.2])
+        batch = aa.run_batch_arrays(mech, inst, np.array([[0.1, 0.9, 1.2], [0.2, 0.3, 0.4]]))
+    assert out.ctr[0] == 0 and out.payments[0] == 0
+    np.testing.assert_array_equal(batch.payments[0], out.payments)
+    assert np.all(batch.payments[1] == 0)

@@ -15,7 +15,7 @@ from ..payments import clip_roundoff, kink_jumps
 from ..solvers.batch import BatchData, BatchKernel
 from ..virtual_values import VirtualValue, check_prior
 from .base import Mechanism
-from .batched import BatchOutcome, myerson_arrays
+from .batched import BatchOutcome, myerson_arrays, virtual_value_matrix
 
 __all__ = ["Myerson"]
 
@@ -99,7 +99,7 @@ class Myerson(Mechanism):
     def coefficients(self, instance: Instance, bids: NDArray[np.float64]) -> NDArray[np.float64]:
         """Ironed virtual values ``phibar_i(b_i)`` (``-inf`` below the support)."""
         vv = self.virtual_values(instance.n_advertisers)
-        return np.array([float(f(b)) for f, b in zip(vv, bids, strict=True)])
+        return virtual_value_matrix(vv, np.asarray(bids, dtype=np.float64)[None, :])[0]
 
     def check_input(self, instance: Instance, bids: ArrayLike) -> NDArray[np.float64]:
         b = super().check_input(instance, bids)
