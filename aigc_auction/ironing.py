@@ -587,22 +587,28 @@ def _doubt(q: NDArray[np.float64], v: NDArray[np.float64], phi: NDArray[np.float
     return bad & (dq > Q_FLOOR)
 
 
-def _upper_hull(q: NDArray[np.float64], r: NDArray[np.float64], tol: float) -> list[int]:
+def _upper_hull(q: NDArray[np.float64], r: NDArray[np.float64], tol: float) -> NDArray[np.int64]:
+    """Indices of the upper concave hull of the points ``(q, r)`` (``q`` non-decreasing).
+
+    Andrew's monotone chain; a point within ``tol`` of a chord counts as under it,
+    and of points with one quantile (inside a gap) only the highest is kept.
+    """
+    ql, rl = q.tolist(), r.tolist()
     hull: list[int] = []
-    for k in range(q.size):
-        if hull and q[k] <= q[hull[-1]]:  # same quantile (inside a gap): keep the top
-            if r[k] <= r[hull[-1]]:
+    for k in range(len(ql)):
+        qk, rk = ql[k], rl[k]
+        if hull and qk <= ql[hull[-1]]:
+            if rk <= rl[hull[-1]]:
                 continue
             hull.pop()
         while len(hull) >= 2:
             a, b = hull[-2], hull[-1]
-            chord = r[a] + (r[k] - r[a]) * (q[b] - q[a]) / (q[k] - q[a])
-            if r[b] <= chord + tol:
+            if rl[b] <= rl[a] + (rk - rl[a]) * (ql[b] - ql[a]) / (qk - ql[a]) + tol:
                 hull.pop()
             else:
                 break
         hull.append(k)
-    return hull
+    return np.array(hull, dtype=np.int64)
 
 
 def _pav_discrete(y: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -646,11 +652,15 @@ def iron_sampled(prior: Any, grid_size: int = 4097, *, max_points: int | None = 
 
     Notes
     -----
-    Refinement bisects (in value) every cell whose chord is inconsistent with a
-    concave revenue curve (:func:`_doubt`), down to quantile cells of
-    ``Q_FLOOR``, and every cell where the virtual value is positive and its
-    midpoint differs from the linear interpolation by more than
-    ``ACCURACY_RTOL`` (relative), until the budget is spent. The samples are
+    Each round computes the concave hull of the samples of ``R`` and bisects (in
+    value) three kinds of cells: those whose chord is inconsistent with a concave
+    revenue curve (:func:`_doubt`) *and* that could hide a point above the hull
+    (``R <= q_{k+1} v_k`` on the cell, since ``v`` decreases in ``q``), down to
+    quantile cells of ``Q_FLOOR``; those where an ironed stretch meets the curve
+    (one end under the hull), to locate the tangency; and, off the ironed
+    stretches, those where a positive virtual value is interpolated less
+    accurately than ``ACCURACY_RTOL`` (relative; ``h^2 |phi''| / 8``, worst
+    first), until the budget is spent. The samples are
     then ironed by the concave hull of the revenue curve (dips deeper than
     ``IRON_RTOL`` of its maximum), and the virtual values at the samples repaired
     into a non-increasing sequence in quantile by weighted pool-adjacent-violators.
@@ -673,17 +683,34 @@ def iron_sampled(prior: Any, grid_size: int = 4097, *, max_points: int | None = 
     if hi_v > lo_v:
         parts.append(_sample_v(prior, np.linspace(lo_v, hi_v, grid_size)))
     q, v, f, phi = _merge(parts)
+    doubt_room = 2 * grid_size  # the rest of the budget refines interpolation
     for _ in range(80):
         room = budget - q.size
         if room <= 0:
             break
-        doubt = np.flatnonzero(_doubt(q, v, phi))
+        r = q * v
+        tol_r = IRON_RTOL * float(np.max(np.abs(r)))
+        hull = _upper_hull(q, r, 16 * _EPS * float(np.max(np.abs(r))))
+        h = np.interp(q, q[hull], r[hull])
+        # a cell can hide a point above the hull only if R's bound on it, q_{k+1} v_k
+        # (v decreases in q), exceeds the hull there: only those are worth splitting
+        could_rise = q[1:] * v[:-1] > np.minimum(h[:-1], h[1:]) + tol_r
+        below = h - r > tol_r
+        # cells where an ironed stretch meets the curve hold the tangency: locate it
+        wide = -np.diff(v) > 1e-12 * np.abs(v[:-1])
+        resolved = np.diff(q) > 8 * _EPS * q[1:]  # quantiles still apart in floating point
+        ends = (below[:-1] != below[1:]) & (-np.diff(v) > 1e-9 * np.abs(v[:-1])) & resolved
+        doubt = np.flatnonzero((_doubt(q, v, phi) & could_rise) | ends)[:max(doubt_room, 0)]
+        # interpolation accuracy matters where phibar = phi: off the ironed stretches
+        free = ~below[:-1] & ~below[1:] & (np.maximum(phi[:-1], phi[1:]) > 0)
         err = _interpolation_error(v, phi)
-        coarse = np.flatnonzero((err > ACCURACY_RTOL) & (np.maximum(phi[:-1], phi[1:]) > 0))
-        coarse = coarse[np.argsort(-err[coarse], kind="stable")]
-        cells = np.concatenate((doubt, np.setdiff1d(coarse, doubt, assume_unique=True)))[:room]
+        coarse = np.flatnonzero(free & (err > ACCURACY_RTOL) & wide)
+        coarse = np.setdiff1d(coarse[np.argsort(-err[coarse], kind="stable")], doubt,
+                              assume_unique=True)
+        cells = np.concatenate((doubt, coarse))[:room]
         if cells.size == 0:
             break
+        doubt_room -= doubt.size
         new = _sample_v(prior, 0.5 * (v[cells] + v[cells + 1]))
         q, v, f, phi = _merge([(q, v, f, phi), new])
     return _iron_samples(q, v, f, phi)
@@ -722,7 +749,7 @@ def _iron_samples(q: NDArray[np.float64], v: NDArray[np.float64], f: NDArray[np.
         prev_fin = y[idx[np.clip(nxt - 1, 0, idx.size - 1)]]
         y = np.where(fin, y, prev_fin - np.maximum(1.0, np.abs(prev_fin)))
     ironed_any = False
-    for a, b in pairwise(hull):
+    for a, b in pairwise(hull.tolist()):
         if b - a < 2:
             continue
         inner = np.arange(a + 1, b)
