@@ -29,8 +29,8 @@ Three parts, every ratio measured in this run:
    ``/proc``) of each, and whether the two result tables are identical. Takes
    minutes; ``--million-tasks N`` scales it.
 
-Run ``python -m benchmarks sweep`` (``--skip-backends`` for parts 2 only,
-``--million`` for part 3 only).
+Run ``python -m benchmarks sweep`` (``--skip-backends`` for part 2 only,
+``--parts=workers`` for some rows of it, ``--million`` for part 3 only).
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ from aigc_auction.sweep.tasks import plan_chunks, run_chunk
 from ._util import print_table
 
 SMOKE = Path(__file__).resolve().parent.parent / "experiments" / "configs" / "smoke.toml"
+
+#: Parts of the issue-10 targets table (``--parts``).
+PARTS = ("mnl", "cascade", "workers")
 
 MARKET = {"generator": "lowrank", "n_advertisers": 20, "n_positions": 5, "slots": 3}
 
@@ -169,7 +172,8 @@ def _base_tree_seconds(tree: str, cfg: dict[str, Any], repeat: int) -> float:
     return float(out.stdout.split()[-1])
 
 
-def targets(repeat: int, base_tree: str | None, reference_tasks: int) -> None:
+def targets(repeat: int, base_tree: str | None, reference_tasks: int,
+            parts: tuple[str, ...] = PARTS) -> None:
     rows: list[list[str]] = []
     verdicts: list[str] = []
 
@@ -178,8 +182,22 @@ def targets(repeat: int, base_tree: str | None, reference_tasks: int) -> None:
         rows.append([label, f"{auctions:,}", f"{seconds:.2f}", f"{rate:,.0f}", ratio, target])
         return rate
 
-    # MNL: sweep vs run_batch, interleaved so that both see the same machine load
     mnl = load_config(mnl_config())
+    if "mnl" in parts:
+        _mnl_rows(mnl, repeat, base_tree, reference_tasks, row, verdicts)
+    if "cascade" in parts:
+        _cascade_rows(repeat, base_tree, reference_tasks, row, verdicts)
+    if "workers" in parts:
+        _workers_rows(mnl, repeat, row, verdicts)
+    print_table(["run", "auctions", "seconds", "auctions/s", "ratio", "target"], rows)
+    print()
+    for v in verdicts:
+        print(v)
+
+
+def _mnl_rows(mnl: SweepConfig, repeat: int, base_tree: str | None, reference_tasks: int,
+              row: Any, verdicts: list[str]) -> None:
+    """MNL: sweep vs run_batch, interleaved so that both see the same machine load."""
     auctions = mnl.n_tasks * mnl.auctions_per_task
     batch_go = _run_batch_seconds(mnl)
     run_sweep(mnl_config(20), executor="serial")  # warm-up (imports, priors)
@@ -204,7 +222,10 @@ def targets(repeat: int, base_tree: str | None, reference_tasks: int) -> None:
         row("MNL: sweep of --base-tree, serial", auctions, t_base,
             f"{auctions / t_base / r_batch:.3f}x")
 
-    # classic cascade: batched sweep vs the per-task path (and the base tree)
+
+def _cascade_rows(repeat: int, base_tree: str | None, reference_tasks: int, row: Any,
+                  verdicts: list[str]) -> None:
+    """Classic cascade: batched sweep vs the per-task path (and the base tree)."""
     cas = load_config(cascade_config())
     c_auctions = cas.n_tasks * cas.auctions_per_task
     run_sweep(cascade_config(20), executor="serial")
@@ -227,9 +248,12 @@ def targets(repeat: int, base_tree: str | None, reference_tasks: int) -> None:
         f"cascade sweep / today ({'--base-tree' if r_base else 'per-task path'}) = "
         f"{r_cas / today:.1f}x (target >= 10x): {'met' if r_cas / today >= 10 else 'NOT met'}")
 
-    # workers: a warm 2-process pool against this process; a CPU-bound Python loop
-    # on the same pool measures how much of a second core the machine gives now
-    # (interleaved, best of 2 * repeat: other processes on a shared machine come and go)
+
+def _workers_rows(mnl: SweepConfig, repeat: int, row: Any, verdicts: list[str]) -> None:
+    """A warm 2-process pool against this process; a CPU-bound Python loop on the same
+    pool measures how much of a second core the machine gives now (interleaved, best
+    of 2 * repeat: other processes on a shared machine come and go)."""
+    auctions = mnl.n_tasks * mnl.auctions_per_task
     t1 = t2 = b1 = b2 = float("inf")
     with LocalBackend(2) as pool:
         run_sweep(mnl, executor=pool)  # warm-up: imports and grid points in the workers
@@ -245,10 +269,6 @@ def targets(repeat: int, base_tree: str | None, reference_tasks: int) -> None:
                     f"{'met' if r2 / r1 >= 1.7 else 'NOT met'}; the machine gave a "
                     f"CPU-bound Python loop {machine:.2f}x on 2 processes in this run "
                     f"(sweep scaling / machine scaling = {r2 / r1 / machine:.2f})")
-    print_table(["run", "auctions", "seconds", "auctions/s", "ratio", "target"], rows)
-    print()
-    for v in verdicts:
-        print(v)
 
 
 #: Iterations of the CPU-bound loop that calibrates the machine's parallel capacity.
@@ -384,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="an older checkout whose sweep is timed as 'today'")
     parser.add_argument("--reference-tasks", type=int, default=200,
                         help="tasks timed on the slow per-task path")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="comma-separated parts of the targets table: mnl,cascade,workers")
     parser.add_argument("--million", action="store_true",
                         help="only the 1,000,000-auction sweep (minutes)")
     parser.add_argument("--million-tasks", type=int, default=500_000)
@@ -396,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_backends:
         backends(args.config, args.repeat)
         print()
-    targets(args.repeat, args.base_tree, args.reference_tasks)
+    targets(args.repeat, args.base_tree, args.reference_tasks,
+            tuple(p for p in args.parts.split(",") if p))
     return 0
 
 
