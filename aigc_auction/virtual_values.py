@@ -43,11 +43,14 @@ GRID_SIZE = 4097
 CACHE_SIZE = 256
 #: Virtual values within this (relative to ``max(|level|, median value)``) of a flat's
 #: level are set to it: the flat's *band*. No bid then has a coefficient that an
-#: allocation solver's tie tolerance (1e-12) could confuse with the flat's level,
-#: and envelope kinks within the band are that flat's tie (``payments.kink_jumps``).
-FLAT_BAND_RTOL = 1e-9
+#: allocation solver's tolerance (1e-12 for brute force and the parametric solver,
+#: ~1e-10 for the LP certificate and the MIP gap) could confuse with the flat's
+#: level, and envelope kinks within the band are that flat's tie
+#: (``payments.kink_jumps``), consistently with the table, which has no value there.
+FLAT_BAND_RTOL = 1e-6
 
-_Entry = tuple[MonotoneTable, bool, bool, float, Any]  # table, regular, exact, scale, prior
+# table, regular, exact, band scale, levels of the flats that iron, prior
+_Entry = tuple[MonotoneTable, bool, bool, float, frozenset[float], Any]
 _CACHE: OrderedDict[Any, _Entry] = OrderedDict()
 
 
@@ -91,6 +94,20 @@ def _cache_key(prior: Any, grid_size: int, pw: tuple[NDArray[np.float64], ...] |
     return ("object", id(prior), grid_size)  # the entry pins the prior: ids stay unique
 
 
+def _irons(prior: Any, table: MonotoneTable, level: float, lo: float, hi: float) -> bool:
+    """Whether ``phibar`` differs from ``phi`` on the flat ``[lo, hi)`` (not round-off)."""
+    inside = (table.x >= lo) & (table.x < hi)
+    mid = np.array([0.5 * (lo + hi)])
+    with np.errstate(all="ignore"):
+        pdf = np.asarray(prior.pdf(mid), dtype=float)
+        sf = np.asarray(prior.sf(mid), dtype=float)
+        at_mid = np.where(pdf > 0, mid - sf / pdf, np.where(sf <= 0, mid, -np.inf))
+    raw = np.concatenate((table.raw[inside] if table.raw is not None else [], at_mid))
+    span = float(table.x[-1] - table.x[0]) if table.x.size > 1 else 1.0
+    tol = IRON_RTOL * max(abs(level), span, 1e-300)
+    return bool(np.any(~(np.abs(raw - level) <= tol)))
+
+
 def _table(prior: Any, grid_size: int) -> _Entry:
     """The ironed table of ``prior`` (cached per process)."""
     pw = _piecewise_uniform(prior)
@@ -103,13 +120,15 @@ def _table(prior: Any, grid_size: int) -> _Entry:
         table, regular = iron_piecewise_uniform(*pw)
     else:
         table, regular = iron_sampled(prior, grid_size)
-    levels, _, _ = table.flats()
+    levels, lo, hi = table.flats()
     scale = 1.0
+    irons = frozenset(float(lev) for lev, a, b in zip(levels, lo, hi, strict=True)
+                      if _irons(prior, table, float(lev), float(a), float(b)))
     if levels.size:
         median = float(np.asarray(prior.ppf(0.5), dtype=float))
         scale = abs(median) if np.isfinite(median) else float(table.x[-1] - table.x[0])
         table = table.widen_flats(FLAT_BAND_RTOL * np.maximum(np.abs(levels), scale))
-    entry = (table, regular, pw is not None, scale, prior)
+    entry = (table, regular and not irons, pw is not None, scale, irons, prior)
     _CACHE[key] = entry
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -177,7 +196,7 @@ class VirtualValue:
             raise TypeError(f"`grid_size` must be an int; got {type(self.grid_size).__name__}")
         if self.grid_size < 3:
             raise ValueError(f"`grid_size` must be >= 3; got {self.grid_size}")
-        table, regular, exact, scale, _ = _table(self.prior, int(self.grid_size))
+        table, regular, exact, scale, irons, _ = _table(self.prior, int(self.grid_size))
         levels, z_lo, z_hi = table.flats()
         object.__setattr__(self, "_table", table)
         object.__setattr__(self, "_flats", (levels, z_lo, z_hi))
@@ -186,20 +205,10 @@ class VirtualValue:
         ironed = tuple(
             (float(lo), float(np.nextafter(hi, -np.inf)), float(lev))
             for lev, lo, hi in zip(levels, z_lo, z_hi, strict=True)
-            if self._irons(float(lev), float(lo), float(hi))
+            if float(lev) in irons
         )
         object.__setattr__(self, "ironed", ironed)
         object.__setattr__(self, "regular", bool(regular and not ironed))
-
-    def _irons(self, level: float, lo: float, hi: float) -> bool:
-        """Whether ``phibar`` differs from ``phi`` on the flat ``[lo, hi)``."""
-        t = self._table
-        inside = (t.x >= lo) & (t.x < hi)
-        pts = np.concatenate((t.x[inside], [0.5 * (lo + hi)]))
-        raw = np.concatenate((t.raw[inside] if t.raw is not None else [], self.raw(pts[-1:])))
-        span = float(t.x[-1] - t.x[0]) if t.x.size > 1 else 1.0
-        tol = IRON_RTOL * max(abs(level), span, 1e-300)
-        return bool(np.any(~(np.abs(raw - level) <= tol)))
 
     def raw(self, v: ArrayLike) -> NDArray[np.float64]:
         """Un-ironed virtual value ``v - sf(v) / pdf(v)`` (scipy calls; diagnostics)."""

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from scipy import optimize, stats
 
 import aigc_auction as aa
-from aigc_auction.virtual_values import _CACHE
+from aigc_auction.ironing import iron_piecewise_uniform
+from aigc_auction.virtual_values import _CACHE, FLAT_BAND_RTOL, _piecewise_uniform
 
 
 def hist(masses: list[float], edges: list[float]) -> Any:
@@ -94,19 +95,32 @@ def _sf_points(prior: Any, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_least_concave_majorant(prior: Any, rtol: float = 1e-9) -> None:
-    """phibar's integral is the least concave majorant of R (independent check)."""
-    vv = aa.VirtualValue(prior)
-    x = vv.table.x
+    """phibar's integral is the least concave majorant of R (independent check).
+
+    Checks the exact ironing (``iron_piecewise_uniform``) and that
+    ``VirtualValue`` differs from it only inside the flats' bands, by at most the band.
+    """
+    pw = _piecewise_uniform(prior)
+    assert pw is not None
+    vv, _ = iron_piecewise_uniform(*pw)
+    public = aa.VirtualValue(prior)
+    band = FLAT_BAND_RTOL * max(float(np.max(np.abs(vv.flats()[0]), initial=0.0)),
+                                abs(float(prior.ppf(0.5))))
+    x = vv.x
     top = x[-1] * 1.2 + 1.0
     probe = np.unique(np.concatenate((
         np.linspace(0.0, top, 20001), x, np.nextafter(x, -np.inf), np.nextafter(x, np.inf),
     )))
     y = vv(probe)
+    y_pub = public(probe)
+    fin = np.isfinite(y)
+    assert np.array_equal(fin, np.isfinite(y_pub))
+    assert np.all(np.abs(y_pub[fin] - y[fin]) <= band * (1 + 1e-12))
     below = probe < x[0]
     assert np.all(y[below] == -np.inf) and np.all(np.isfinite(y[~below]))
     assert np.all(np.diff(y[~below]) >= 0), "phibar must be non-decreasing"
     scale = max(1.0, float(x[-1]))
-    levels, lo, hi = vv.flats
+    levels, lo, hi = vv.flats()
     on_flat = np.zeros(probe.size, dtype=bool)
     for lev, a, b in zip(levels, lo, hi, strict=True):
         on_flat |= (probe >= a) & (probe <= b)
@@ -119,7 +133,7 @@ def check_least_concave_majorant(prior: Any, rtol: float = 1e-9) -> None:
         q, r = _sf_points(prior, vs)
         assert np.all(r <= r_hi + lev * (q - q_hi) + rtol * scale)
     off = ~on_flat & ~below & (probe <= x[-1])
-    raw = vv.raw(probe[off])
+    raw = public.raw(probe[off])
     ok = np.isfinite(raw)
     np.testing.assert_allclose(y[off][ok], raw[ok], rtol=rtol, atol=rtol * scale)
 
