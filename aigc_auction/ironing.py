@@ -94,6 +94,16 @@ class MonotoneTable:
     round-off for the builders of this module), and every floating-point
     operation of the evaluation is monotone, so the evaluated function is
     non-decreasing on every float, not only at the knots.
+
+    Examples
+    --------
+    Linear from 0 to 1 on ``[0, 1]``, flat until 2, a jump to 3 there:
+
+    >>> tab = MonotoneTable([0.0, 1.0, 2.0], [0.0, 1.0, 1.0], [0.0, 1.0, 3.0])
+    >>> tab([0.5, 1.5, 2.0, 3.0]).tolist()
+    [0.5, 1.0, 3.0, 4.0]
+    >>> tab.inverse([1.0, 2.0]).tolist(), float(tab.inverse(1.0, strict=True)[()])
+    ([1.0, 2.0], 2.0)
     """
 
     x: NDArray[np.float64]

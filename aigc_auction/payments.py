@@ -293,6 +293,25 @@ def kink_jumps(
     SolverError
         If the rule's choice at a tie lies outside the CTRs on either side of it
         (the rule is not monotone there).
+
+    Examples
+    --------
+    An ironed flat at level 0.068 between the bids 0.659 and 1.534; the CTR jumps
+    from 0 to 0.5 at that level. If the rule gives the tie to a rival, the jump
+    is charged at the flat's right end; if to this advertiser, at its left end.
+
+    >>> import aigc_auction as aa
+    >>> from scipy import stats
+    >>> vv = aa.VirtualValue(stats.rv_histogram(
+    ...     ([0.8, 0.005, 0.195], [0.0, 1.0, 1.5, 3.0]), density=False))
+    >>> (level,), _, _ = vv.flats
+    >>> one = np.zeros(1, dtype=np.int64)
+    >>> for tie in (0.0, 0.5):
+    ...     _, z, d = kink_jumps(one, np.array([level]), np.array([0.5]), one, [vv],
+    ...                          np.array([1.0]), lambda k, c: np.full(k.size, tie))
+    ...     print(z.round(4).tolist(), d.tolist())
+    [0.6591, 1.5341] [0.0, 0.5]
+    [0.6591, 1.5341] [0.5, 0.0]
     """
     task = np.asarray(task, dtype=np.int64)
     c = np.asarray(level, dtype=np.float64)
