@@ -185,15 +185,16 @@ def _layered_rows(lists: PairLists, rows: slice, base: _Base, slots: int
     orj = base.orj
     x_next = orj[np.maximum(pos, 0)]  # (B, N, n_base)
     allowed = (x_next >= 0) & valid[:, :, None]
-    gather_b = np.arange(bsz)[:, None, None]
-    gather_r = np.where(valid, rid + 1, 0)[:, :, None]
-    x_safe = np.maximum(x_next, 0)
+    # flat index of G[b, run(t) + 1, x_next] in a (B, runs + 1, n_base) table
+    row_of = np.arange(bsz)[:, None, None] * (n_runs + 1)
+    flat = ((row_of + np.where(valid, rid + 1, 0)[:, :, None]) * base.n_base
+            + np.maximum(x_next, 0))
     t_index = np.broadcast_to(np.arange(width)[None, :, None], x_next.shape).reshape(
         bsz * width, base.n_base)
     g_prev = np.zeros((bsz, n_runs + 1, base.n_base))
     takes, args = [], []
     for _ in range(slots):
-        term = g_prev[gather_b, gather_r, x_safe] * cont[:, :, None]
+        term = g_prev.take(flat) * cont[:, :, None]
         term += val[:, :, None]
         term = np.where(allowed, term, -np.inf).reshape(bsz * width, base.n_base)
         best_seg = np.maximum.reduceat(term, seg, axis=0)

@@ -30,6 +30,11 @@ from .common import _dominated
 
 __all__ = ["PairLists", "pair_lists", "pair_values", "prune_batch"]
 
+#: Pairs per problem (``n * m``) above which dominance pruning pays for itself;
+#: smaller problems are listed whole (a function of the shape only, so a problem
+#: gets the same list whatever batch it is solved in).
+PRUNE_ABOVE = 128
+
 
 @dataclass(frozen=True)
 class PairLists:
@@ -123,7 +128,7 @@ def pair_lists(
     m = ctr.shape[-1]
     cand, value = pair_values(ctr, coef)
     q = np.broadcast_to(cont, value.shape)
-    keep = prune_batch(value, q, cand, slots)
+    keep = prune_batch(value, q, cand, slots) if n * m > PRUNE_ABOVE else cand
     ads = np.broadcast_to(np.repeat(np.arange(n), m), (bsz, n * m))
     pos = np.broadcast_to(np.tile(np.arange(m), n), (bsz, n * m))
     flat_keep = keep.reshape(bsz, n * m)
