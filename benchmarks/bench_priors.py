@@ -7,7 +7,8 @@ calls scipy at every step (:class:`ScipyVirtualValue`, same interface). Rows:
 * ``phibar`` of 100,000 bids and thresholds of 10,000 levels, per prior;
 * ``Myerson(MNL).run_batch`` on the same 1,000 markets (lowrank CTRs, n = 20,
   m = 5, K = 3, values drawn from the prior), auctions per second, with VCG on
-  the same markets for reference;
+  the same markets for reference, and ``Myerson.run`` on 200 of them one at a
+  time;
 * the one-off cost of building a prior's table, and of a second
   :class:`~aigc_auction.VirtualValue` for the same prior (a cache hit).
 
@@ -110,6 +111,16 @@ def _prior_rows(name: str, prior: Any, n_markets: int, budget: float) -> list[li
                          budget=budget, max_repeat=5)
     t_vcg, _ = timed(partial(aa.run_batch_arrays, aa.VCG(aa.MNL()), insts, vals),
                      budget=budget, max_repeat=5)
+    k = min(200, n_markets)
+
+    def one_by_one(m: aa.Mechanism) -> None:
+        for inst, b in zip(insts[:k], vals[:k], strict=True):
+            m.run(inst, b)
+
+    t1_old, _ = timed(partial(one_by_one, legacy), budget=budget, max_repeat=2)
+    t1_new, _ = timed(partial(one_by_one, mech), budget=budget, max_repeat=3)
+    rows.append([name, "Myerson.run one auction at a time, auctions/s",
+                 f"{k / t1_old:,.0f}", f"{k / t1_new:,.0f}", fmt_ratio(t1_old, t1_new)])
     same = np.array_equal(r_old.assignment, r_new.assignment)
     rows.append([name, f"Myerson run_batch ({n_markets} markets), auctions/s",
                  f"{n_markets / t_old:,.0f}", f"{n_markets / t_new:,.0f}",
