@@ -7,6 +7,8 @@ MILP on mid-size instances; limits raise a clear SolverError.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -152,3 +154,18 @@ def test_is_the_default_for_every_setting() -> None:
                   aa.Cascade(continue_after_skip=0.7),
                   aa.Cascade(continue_after_click=1.0, continue_after_skip=1.0)):
         assert aa.get_solver(model).name == "dssr"
+
+
+def test_bids_below_the_prior_support_raise_no_warning() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(9)
+    inst = aa.Instance(ctr=rng.uniform(0, 0.5, (6, 14)), slots=3)
+    bids = np.array([0.2, 0.7, 1.2, 0.1, 0.9, 1.4])  # two below the support [0.5, 1.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for solver in (None, "restricted_dp"):
+            for model in (aa.Cascade(), aa.Cascade(continue_after_skip=0.7)):
+                mech = aa.Myerson(model, prior=stats.uniform(0.5, 1), solver=solver)
+                out = mech.run(inst, bids)
+                assert np.all(out.assignment[bids < 0.5] == -1)

@@ -510,7 +510,7 @@ def _reading_order(ctr: NDArray[np.float64], cont: NDArray[np.float64],
     if order == "fixed":
         primary = np.zeros(ads.shape)
     else:
-        c = np.take_along_axis(coef, np.maximum(ads, 0), axis=1)
+        c = np.where(valid, np.take_along_axis(coef, np.maximum(ads, 0), axis=1), 0.0)
         primary = -reading_order_key(c * _gather(ctr, ads, pos), q)
     srt = np.lexsort((pos, np.where(valid, primary, np.inf), ~valid), axis=-1)
     ads = np.take_along_axis(ads, srt, axis=1)

@@ -162,8 +162,8 @@ def _solve(data: BatchData, coef: NDArray[np.float64], slots: int, *,
         full = cols[np.maximum(sub, 0)] if cols.ndim == 1 else cols[rows, np.maximum(sub, 0)]
         pos = np.where(ads >= 0, full, -1)
         pi = cascade_kernel_pair_ctr(data, ads, pos)
-        c = np.take_along_axis(coef, np.maximum(ads, 0), axis=1)
-        val = np.where(ads >= 0, c * pi, 0.0).sum(axis=1)
+        c = np.where(ads >= 0, np.take_along_axis(coef, np.maximum(ads, 0), axis=1), 0.0)
+        val = (c * pi).sum(axis=1)
         better = val > best_val
         best_ads[better, :k], best_pos[better, :k] = ads[better], pos[better]
         best_ads[better, k:], best_pos[better, k:] = -1, -1
