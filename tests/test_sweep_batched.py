@@ -12,7 +12,7 @@ import aigc_auction as aa
 from aigc_auction.sweep import SweepConfig, SweepWarning, make_market, run_sweep, task_seed
 from aigc_auction.sweep.batched import BatchEvaluator, draw_markets
 from aigc_auction.sweep.runs import Markets, MechanismRun, point_spec
-from aigc_auction.sweep.tasks import MAX_CHUNK, plan_chunks, run_chunk
+from aigc_auction.sweep.tasks import MAX_CHUNK, MIN_CHUNK, plan_chunks, run_chunk
 
 SMALL = {"n_advertisers": 5, "n_positions": 3, "slots": 2}
 CONFIGS = {
@@ -238,8 +238,10 @@ def test_plan_chunks_covers_every_task_once_along_grid_points():
         workers = int(rng.integers(1, 5))
         chunks = plan_chunks(cfg, todo, workers)
         assert [t for c in chunks for t in c] == todo
-        size = min(MAX_CHUNK, -(-len(todo) // (4 * workers)))
-        assert max(len(c) for c in chunks) <= size
+        assert max(len(c) for c in chunks) <= MAX_CHUNK
+        if len(todo) >= 2 * MIN_CHUNK * workers:  # enough tasks: batches of a few hundred
+            assert len(todo) / len(chunks) >= MIN_CHUNK / 2
+            assert len(chunks) >= workers
         # a point's tasks are cut only where needed
         for c in chunks:
             points = [t // cfg.replicates for t in c]

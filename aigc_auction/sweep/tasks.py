@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_CHUNK",
+    "MIN_CHUNK",
     "RESULT_COLUMNS",
     "PointSpec",
     "TaskFailure",
@@ -79,7 +80,10 @@ ID_COLUMNS: dict[str, str] = {"task": "int64", "point": "int64", "rep": "int64",
                               "seed": "int64"}
 #: Most tasks in one automatically sized chunk (one batch, one shard).
 MAX_CHUNK = 1000
-#: Automatic chunk sizes aim at this many chunks per worker (load balance).
+#: Automatic chunks aim at this many tasks at least (batches get cheaper per task
+#: up to a few hundred tasks) ...
+MIN_CHUNK = 250
+#: ... and at this many chunks per worker (load balance).
 CHUNKS_PER_WORKER = 4
 
 
@@ -326,23 +330,28 @@ def plan_chunks(
     """Cut the tasks ``todo`` (ascending) into chunks, one shard each.
 
     With ``chunk_size``, consecutive slices of ``todo`` of that many tasks.
-    Otherwise about :data:`CHUNKS_PER_WORKER` chunks per worker of at most
-    :data:`MAX_CHUNK` tasks, cut along grid points: a point's tasks are split
-    into near-equal chunks, and consecutive small pieces (points with few tasks
-    left) share a chunk. A chunk's tasks of one grid point run as one batch:
-    large chunks make batches efficient, small ones make progress, load balance
-    and resumption finer.
+    Otherwise chunks of at most ``size`` tasks, cut along grid points: ``size``
+    aims at :data:`CHUNKS_PER_WORKER` chunks per worker, kept within
+    [:data:`MIN_CHUNK`, :data:`MAX_CHUNK`] tasks, then evened out so that the
+    number of chunks is a multiple of the number of workers. A grid point's tasks
+    are split into near-equal chunks of at most ``size``, and consecutive small
+    pieces (points with few tasks left) share a chunk. A chunk's tasks of one
+    grid point run as one batch: large chunks make batches efficient, small ones
+    make progress, load balance and resumption finer.
 
     Examples
     --------
     >>> from aigc_auction.sweep import SweepConfig
     >>> from aigc_auction.sweep.tasks import plan_chunks
-    >>> cfg = SweepConfig.from_dict({"replicates": 500, "mechanisms": ["vcg"],
+    >>> cfg = SweepConfig.from_dict({"replicates": 1000, "mechanisms": ["vcg"],
     ...                              "grid": {"n_advertisers": [2, 3, 4]}})
-    >>> [len(c) for c in plan_chunks(cfg, range(1500), n_workers=1)]
-    [250, 250, 250, 250, 250, 250]
-    >>> [len(c) for c in plan_chunks(cfg, range(1500), n_workers=2)]
-    [166, 167, 167, 166, 167, 167, 166, 167, 167]
+    >>> [len(c) for c in plan_chunks(cfg, range(1000), n_workers=2)]
+    [250, 250, 250, 250]
+    >>> [len(c) for c in plan_chunks(cfg, range(600), n_workers=2)]
+    [150, 150, 150, 150]
+    >>> sizes = [len(c) for c in plan_chunks(cfg, range(3000), n_workers=1)]
+    >>> len(sizes), max(sizes)
+    (6, 500)
     >>> [len(c) for c in plan_chunks(cfg, range(1500), 1, chunk_size=400)]
     [400, 400, 400, 300]
     """
@@ -350,8 +359,10 @@ def plan_chunks(
         return []
     if chunk_size is not None:
         return [list(todo[i:i + chunk_size]) for i in range(0, len(todo), chunk_size)]
-    size = min(MAX_CHUNK, max(
-        1, math.ceil(len(todo) / (CHUNKS_PER_WORKER * max(1, n_workers)))))
+    workers = max(1, n_workers)
+    target = min(MAX_CHUNK, max(MIN_CHUNK, math.ceil(len(todo) / (CHUNKS_PER_WORKER * workers))))
+    n_chunks = math.ceil(math.ceil(len(todo) / target) / workers) * workers
+    size = math.ceil(len(todo) / n_chunks)
     pieces: list[list[int]] = []
     for _, group in _point_groups(cfg, todo):
         k = math.ceil(len(group) / size)
