@@ -117,8 +117,8 @@ def run_sweep(
         Show a tqdm progress bar (with ETA) on stderr.
     chunk_size : int, optional
         Tasks per chunk (one shard per chunk); default: about four chunks per
-        worker, at most 1000 tasks each, cut along grid points (a chunk's tasks of
-        one grid point run as one batch; see ``docs/sweeps.md``).
+        worker of 250 to 1000 tasks, cut along grid points (a chunk's tasks of
+        one grid point run as one batch; see ``plan_chunks`` and ``docs/sweeps.md``).
     overwrite : bool, default False
         Delete the files a previous sweep wrote in ``out`` first (only those: the
         folder's manifest lists them, see ``docs/sweeps.md``).
