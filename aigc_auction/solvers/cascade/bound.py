@@ -33,7 +33,7 @@ from ..._validation import check_int
 from ...allocation import Allocation
 from ...instance import Instance
 from .common import as_cascade, finalize
-from .dssr import _base, _first_round, _mask_mode, relax_rounds
+from .dssr import _base, _first_round, _mask_mode, list_row, relax_rounds
 from .pairs import pair_lists
 
 if TYPE_CHECKING:
@@ -125,10 +125,7 @@ def cascade_upper_bound(
     base = _base(instance.n_positions, slots,
                  _mask_mode(cm.order, instance.n_positions, cm.order_irrelevant))
     chosen, first = _first_round(lists, base, slots)
-    width = int(lists.count[0])
-    row = {"ads": lists.ads[0, :width], "pos": lists.pos[0, :width],
-           "value": lists.value[0, :width], "cont": lists.cont[0, :width],
-           "run_start": lists.run_start[0, :width]}
+    row = list_row(lists, 0)
     picked = chosen[0][chosen[0] >= 0].tolist()
     done, value, h_ads, h_pos = relax_rounds(row, base, slots, picked, float(first[0]),
                                              max_states=budget, deadline=deadline)

@@ -73,6 +73,8 @@ __all__ = [
     "CASCADE_DSSR_KERNEL",
     "cascade_dssr",
     "cascade_kernel_pair_ctr",
+    "list_row",
+    "prepare_batch",
     "relax_rounds",
     "solve_dssr",
 ]
@@ -472,8 +474,7 @@ def solve_dssr(
     out_ads = np.where(got, lists.ads[rr, np.maximum(chosen, 0)], -1)
     out_pos = np.where(got, lists.pos[rr, np.maximum(chosen, 0)], -1)
     for r in np.flatnonzero(_has_repeats(out_ads) | _has_repeats(out_pos)).tolist():
-        row = _trim({"ads": lists.ads[r], "pos": lists.pos[r], "value": lists.value[r],
-                     "cont": lists.cont[r], "run_start": lists.run_start[r]})
+        row = list_row(lists, r)
         picked = _continue(row, base, slots, chosen[r][got[r]].tolist(), float(bound[r]))
         out_ads[r], out_pos[r] = -1, -1
         out_ads[r, : len(picked)] = row["ads"][picked]
@@ -487,9 +488,11 @@ def _has_repeats(x: NDArray[np.int64]) -> NDArray[np.bool_]:
     return np.asarray(((s[:, 1:] == s[:, :-1]) & (s[:, 1:] >= 0)).any(axis=1))
 
 
-def _trim(row: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
-    k = int((row["ads"] >= 0).sum())
-    return {key: v[:k] for key, v in row.items()}
+def list_row(lists: PairLists, r: int) -> dict[str, NDArray[Any]]:
+    """Row ``r`` of ``lists`` as the per-problem arrays of the later rounds (no padding)."""
+    k = int(lists.count[r])
+    return {"ads": lists.ads[r, :k], "pos": lists.pos[r, :k], "value": lists.value[r, :k],
+            "cont": lists.cont[r, :k], "run_start": lists.run_start[r, :k]}
 
 
 def _gather(mat: NDArray[np.float64], ads: NDArray[np.int64], pos: NDArray[np.int64]
@@ -568,7 +571,8 @@ def cascade_dssr(instance: Instance, coef: NDArray[np.float64], model: UserModel
 
 
 # -- the batched kernel ----------------------------------------------------------------
-def _prepare(model: UserModel, ctr: NDArray[np.float64]) -> BatchData:
+def prepare_batch(model: UserModel, ctr: NDArray[np.float64]) -> BatchData:
+    """Batch data of cascade kernels: CTRs, continuations, order mode."""
     cm = as_cascade(model, "dssr")
     gc, gs = cm.continuation_params(ctr.shape[-2])
     q = np.clip(ctr * gc[:, None] + (1.0 - ctr) * gs[:, None], 0.0, 1.0)
@@ -593,6 +597,6 @@ def cascade_kernel_pair_ctr(data: BatchData, ads: NDArray[np.int64], pos: NDArra
 
 #: Batched kernel of the ``"dssr"`` solver (first round vectorised over the batch).
 CASCADE_DSSR_KERNEL = register_batch_kernel(
-    "cascade", "dssr", BatchKernel(_prepare, _solve, cascade_kernel_pair_ctr)
+    "cascade", "dssr", BatchKernel(prepare_batch, _solve, cascade_kernel_pair_ctr)
 )
 

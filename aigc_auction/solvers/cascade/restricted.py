@@ -49,8 +49,7 @@ from ...instance import Instance
 from ..batch import BatchData, BatchKernel, Pairs, pairs_to_assignment, register_batch_kernel
 from ..registry import register_solver
 from .common import as_cascade
-from .dssr import _prepare as _dssr_prepare
-from .dssr import cascade_kernel_pair_ctr, solve_dssr
+from .dssr import cascade_kernel_pair_ctr, prepare_batch, solve_dssr
 
 if TYPE_CHECKING:
     from ...models.base import UserModel
@@ -173,7 +172,7 @@ def _solve(data: BatchData, coef: NDArray[np.float64], slots: int, *,
 
 #: Batched kernel of ``"restricted_dp"``: every sub-range solved for the whole batch.
 CASCADE_RESTRICTED_KERNEL = register_batch_kernel(
-    "cascade", "restricted_dp", BatchKernel(_dssr_prepare, _solve, cascade_kernel_pair_ctr)
+    "cascade", "restricted_dp", BatchKernel(prepare_batch, _solve, cascade_kernel_pair_ctr)
 )
 
 
@@ -210,7 +209,7 @@ def cascade_restricted(
     """
     cm = as_cascade(model, "restricted_dp")
     c = np.asarray(coef, dtype=np.float64)
-    data = _dssr_prepare(cm, instance.ctr)
+    data = prepare_batch(cm, instance.ctr)
     ads, pos = _solve(data, c[None, :], instance.slots)
     a = pairs_to_assignment(instance.n_advertisers, ads, pos)[0]
     order = pos[0][pos[0] >= 0]
