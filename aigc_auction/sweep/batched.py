@@ -51,7 +51,47 @@ if TYPE_CHECKING:
     from .config import SweepConfig
     from .point import PointSpec
 
-__all__ = ["BatchEvaluator", "draw_markets", "run_point_tasks"]
+__all__ = ["BatchEvaluator", "draw_markets", "index_order", "reads_in_index_order",
+           "run_point_tasks"]
+
+
+def reads_in_index_order(model: UserModel) -> bool:
+    """Whether users of ``model`` read the shown positions in index order whatever
+    order a mechanism intended: a cascade with ``order="fixed"``.
+
+    The sweep evaluates every outcome under such a true model in index order
+    (``Cascade.ctr(..., order=None)``): a mechanism designed for another model
+    (MNL, an optimized-order cascade, the separable baseline) may intend another
+    reading order, but these users read the content's own order. The model's
+    own validation is unchanged: ``Cascade.ctr`` with a non-increasing ``order``
+    under ``order="fixed"`` still raises.
+
+    Examples
+    --------
+    >>> import aigc_auction as aa
+    >>> from aigc_auction.sweep.batched import reads_in_index_order
+    >>> reads_in_index_order(aa.Cascade(order="fixed")), reads_in_index_order(aa.Cascade())
+    (True, False)
+    """
+    return isinstance(model, Cascade) and model.order == "fixed"
+
+
+def index_order(assignment: NDArray[np.int64], width: int) -> NDArray[np.int64]:
+    """The shown positions of each row in increasing order, ``(B, width)``, ``-1`` after.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from aigc_auction.sweep.batched import index_order
+    >>> index_order(np.array([[2, -1, 0], [-1, -1, -1]]), 2).tolist()
+    [[0, 2], [-1, -1]]
+    """
+    bsz = assignment.shape[0]
+    big = np.iinfo(np.int64).max
+    pos = np.sort(np.where(assignment >= 0, assignment, big), axis=1)[:, :width]
+    out = np.full((bsz, width), -1, dtype=np.int64)
+    out[:, :pos.shape[1]] = np.where(pos == big, -1, pos)
+    return out
 
 
 def draw_markets(spec: PointSpec, seeds: Sequence[int]) -> Markets:
@@ -79,7 +119,7 @@ def draw_markets(spec: PointSpec, seeds: Sequence[int]) -> Markets:
         raise ValueError("a market has non-finite CTRs or values")
     if ctr.min() < 0 or ctr.max() > 1:
         raise ValueError("a market has CTRs outside [0, 1]")
-    markets = Markets(ctr, values, int(s["slots"]))
+    markets = Markets(ctr, values, int(s["slots"]), seeds=tuple(int(x) for x in seeds))
     # the models' domain checks bound the entries: the elementwise extremes of
     # the chunk stand for every market
     for model in {id(mo): mo for mo in (*spec.design_models.values(),
@@ -110,7 +150,8 @@ class BatchEvaluator:
     def ctr(self, assignment: NDArray[np.int64], order: NDArray[np.int64]
             ) -> NDArray[np.float64]:
         """``(B, n)`` click probabilities of ``assignment`` read in ``order``
-        (``(B, K)``, ``-1`` after the shown positions)."""
+        (``(B, K)``, ``-1`` after the shown positions); in index order under a
+        fixed-order cascade (:func:`reads_in_index_order`)."""
         if isinstance(self.model, MNL):
             return self._mnl(assignment)
         if isinstance(self.model, Cascade):
@@ -147,12 +188,9 @@ class BatchEvaluator:
         inv = np.full((bsz, ctr.shape[2]), -1, dtype=np.int64)
         r, i = np.nonzero(assignment >= 0)
         inv[r, assignment[r, i]] = i
+        if reads_in_index_order(model):  # these users read the content's own order
+            order = index_order(assignment, order.shape[1])
         valid = order >= 0
-        if model.order == "fixed":  # refused as Cascade.ctr refuses it
-            late = np.flatnonzero((valid[:, 1:] & (order[:, 1:] < order[:, :-1])).any(axis=1))
-            if late.size:
-                r0 = int(late[0])
-                model.ctr(self.markets.instances[r0], assignment[r0], order[r0][valid[r0]])
         pos = np.where(valid, order, 0)
         ads = np.where(valid, np.take_along_axis(inv, pos, axis=1), 0)
         reach = np.ones(order.shape)

@@ -12,6 +12,12 @@ them; the sweep runs the Cartesian product, and each swept setting becomes a
 (rows ``mechanism = "alloc:<solver>"``): the way to measure heuristics such as
 the cascade ``greedy`` and ``local_search`` rules, which mechanisms refuse
 because they are not monotone.
+
+``bidders`` makes the non-truthful formats (``gsp``, ``first_price``) run at the
+bids a bidding strategy reaches after a burn-in on each market, and ``fit``
+adds row groups designed on a user model fitted to simulated click logs (rows
+``design_model = "fit:<family>"``). Their scalar keys are settings too
+(``"bidders.<key>"``, ``"fit.<key>"``), so ``[grid]`` can sweep them.
 """
 
 from __future__ import annotations
@@ -30,14 +36,27 @@ from typing import Any
 from .. import generators as gen
 from ..mechanisms import available_mechanisms
 from ..models import available_models
-from .point import check_market, check_models, component_of, point_prior
+from .point import (
+    check_bidders,
+    check_fit,
+    check_market,
+    check_models,
+    component_of,
+    point_prior,
+)
 
 __all__ = [
     "ALLOC_PREFIX",
     "BASELINES",
+    "BIDDER_KEYS",
+    "FIT_FAMILIES",
+    "FIT_PREFIX",
     "JOINT_LIMIT",
+    "LEARNING_MECHANISMS",
     "MARKET_DEFAULTS",
+    "MAX_BURN_IN",
     "MAX_ROWS",
+    "MAX_SESSIONS",
     "MAX_TASKS",
     "SweepConfig",
     "fingerprint_of",
@@ -49,6 +68,31 @@ BASELINES = ("separable_vcg", "separable_gsp")
 
 #: ``mechanism`` column of an allocator's rows: ``ALLOC_PREFIX + solver``.
 ALLOC_PREFIX = "alloc:"
+
+#: ``design_model`` column of a row group designed on a fitted model:
+#: ``FIT_PREFIX + family``.
+FIT_PREFIX = "fit:"
+
+#: Mechanisms whose rows take the bids of the ``bidders`` key: the non-truthful
+#: formats. VCG and Myerson are truthful and always run at truthful bids.
+LEARNING_MECHANISMS = ("gsp", "first_price")
+
+#: Bidding strategies of the ``bidders`` key and the parameters each takes
+#: (besides ``type`` and ``burn_in``).
+BIDDER_KEYS: dict[str, tuple[str, ...]] = {
+    "truthful": (),
+    "shade": ("factor",),
+    "hedge": ("grid", "lr", "feedback", "explore"),
+    "best_response": ("grid", "window", "start"),
+}
+#: Keys of the ``fit`` table; all but ``families`` can be swept.
+_FIT_KEYS = ("n_sessions", "families", "logs", "shrinkage")
+#: User-model families the ``fit`` key can fit (:data:`aigc_auction.clicklogs.FAMILIES`).
+FIT_FAMILIES = ("cascade", "mnl", "pbm", "independent")
+#: Most learning rounds per market (``bidders.burn_in``).
+MAX_BURN_IN = 1_000_000
+#: Most simulated sessions per task (``fit.n_sessions``).
+MAX_SESSIONS = 10_000_000
 
 #: Market settings every config has (generator parameters come on top).
 MARKET_DEFAULTS: dict[str, Any] = {
@@ -76,7 +120,7 @@ _MAX_NESTING = 8
 
 _TOP_KEYS = {
     "name", "seed", "replicates", "mechanisms", "models", "true_models",
-    "baselines", "allocators", "market", "params", "solvers", "grid",
+    "baselines", "allocators", "market", "params", "solvers", "grid", "bidders", "fit",
 }
 
 Scalar = bool | int | float | str
@@ -160,6 +204,14 @@ class SweepConfig:
         Defaults of every setting (market, ``model.param``, ``solver.model``).
     grid : tuple of (str, tuple of scalars) pairs
         Swept settings and their values, in file order.
+    bidders : tuple of (str, value) pairs
+        The ``bidders`` table (empty: every mechanism at truthful bids): the
+        strategy ``type``, ``burn_in`` and the strategy's parameters; ``grid`` as
+        a tuple of floats. Its scalar keys can be swept as ``"bidders.<key>"``.
+    fit : tuple of (str, value) pairs
+        The ``fit`` table (empty: no designs from fitted models): ``n_sessions``,
+        ``families`` (a tuple), ``logs`` and ``shrinkage``. Its scalar keys can be
+        swept as ``"fit.<key>"``.
 
     Examples
     --------
@@ -189,6 +241,8 @@ class SweepConfig:
     allocators: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
     settings: tuple[tuple[str, Scalar | None], ...] = field(default=())
     grid: tuple[tuple[str, tuple[Scalar, ...]], ...] = field(default=())
+    bidders: tuple[tuple[str, Any], ...] = field(default=())
+    fit: tuple[tuple[str, Any], ...] = field(default=())
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -235,6 +289,8 @@ class SweepConfig:
         baselines = data.get("baselines", [])
         baselines = _name_list(baselines, "baselines", BASELINES) if baselines else ()
         all_models = list(dict.fromkeys(models + true_models))
+        bidders = _bidders_table(data.get("bidders"), mechs)
+        fit = _fit_table(data.get("fit"), mechs, true_models)
 
         settings: dict[str, Any] = dict(MARKET_DEFAULTS)
         market = data.get("market", {})
@@ -282,11 +338,14 @@ class SweepConfig:
                 raise _err("grid.generator", "cannot be swept (generators have different "
                            "parameters); run one sweep per generator")
             head = key.split(".", 1)[0]
-            if "." in key and head not in [*all_models, "solver"] and (
+            if head in ("bidders", "fit") and "." in key:
+                _check_swept_key(key, dict(bidders) if head == "bidders" else dict(fit))
+            elif "." in key and head not in [*all_models, "solver"] and (
                 head in available_models()
             ):
                 raise _err(f"grid.{key}", _missing_model(head, all_models))
-            known = key in settings or ("." in key and head in [*all_models, "solver"])
+            known = key in settings or ("." in key and head in [*all_models, "solver",
+                                                                 "bidders", "fit"])
             if not known:
                 raise _err(f"grid.{key}", f"is not a setting; valid: {sorted(settings)} "
                            "or '<model>.<param>' / 'solver.<model>'")
@@ -308,10 +367,13 @@ class SweepConfig:
         if len(set(param_cols)) != len(param_cols):
             raise _err("grid", f"keys map to the same column: {param_cols}")
 
+        if bidders:
+            _check_bidder_types(dict(bidders), dict(grid).get("bidders.type", ()))
         cfg = cls(
             name=name, seed=int(seed), replicates=int(reps), mechanisms=mechs,
             models=models, true_models=true_models, baselines=baselines,
             allocators=allocators, settings=tuple(settings.items()), grid=tuple(grid),
+            bidders=bidders, fit=fit,
         )
         cfg.check_size()
         cfg.validate_points()
@@ -361,8 +423,14 @@ class SweepConfig:
             "market": market, "params": params, "solvers": solvers,
             "grid": {k: list(v) for k, v in self.grid},
         }
-        if self.allocators:  # absent when unused: older output folders keep their stamp
+        # absent when unused: older output folders keep their stamp
+        if self.allocators:
             out["allocators"] = {model: list(names) for model, names in self.allocators}
+        if self.bidders:
+            out["bidders"] = {k: list(v) if isinstance(v, tuple) else v
+                              for k, v in self.bidders}
+        if self.fit:
+            out["fit"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.fit}
         return out
 
     def fingerprint(self) -> str:
@@ -386,9 +454,16 @@ class SweepConfig:
         return [_column(k) for k, _ in self.grid]
 
     @property
+    def fit_families(self) -> tuple[str, ...]:
+        """The families the ``fit`` key fits (empty without it)."""
+        return tuple(dict(self.fit).get("families", ()))
+
+    @property
     def auctions_per_task(self) -> int:
-        """Mechanism runs per task: ``len(mechanisms) * len(models) + len(baselines)``."""
-        return len(self.mechanisms) * len(self.models) + len(self.baselines)
+        """Mechanism runs per task: ``len(mechanisms) * (len(models) + len(fit
+        families)) + len(baselines)``."""
+        return (len(self.mechanisms) * (len(self.models) + len(self.fit_families))
+                + len(self.baselines))
 
     @property
     def allocations_per_task(self) -> int:
@@ -415,9 +490,17 @@ class SweepConfig:
             out[key] = values[idx]
         return {k: out[k] for k, _ in self.grid}
 
+    def _defaults(self) -> dict[str, Any]:
+        """The settings, with the ``bidders`` and ``fit`` keys as ``"bidders.<key>"``
+        and ``"fit.<key>"``."""
+        s = dict(self.settings)
+        s.update({f"bidders.{k}": v for k, v in self.bidders})
+        s.update({f"fit.{k}": v for k, v in self.fit})
+        return s
+
     def point(self, point: int) -> dict[str, Any]:
         """Every setting at grid point ``point``: the defaults updated by the grid."""
-        s = dict(self.settings)
+        s = self._defaults()
         s.update(self.grid_values(point))
         if s.get("slots") is None:
             s["slots"] = s["n_positions"]
@@ -445,7 +528,7 @@ class SweepConfig:
                        f"limit of {MAX_ROWS:,}; split the sweep")
 
     def _settings_with(self, updates: Mapping[str, Any]) -> dict[str, Any]:
-        s = dict(self.settings)
+        s = self._defaults()
         s.update({k: v[0] for k, v in self.grid})
         s.update(updates)
         if s.get("slots") is None:
@@ -455,8 +538,8 @@ class SweepConfig:
     def validate_points(self) -> None:
         """Check every grid value without walking the Cartesian product of the grid.
 
-        Settings fall into three independent components (market, prior, models;
-        see :mod:`aigc_auction.sweep.point`). For each component every combination
+        Settings fall into five independent components (market, prior, models,
+        bidders, fit; see :mod:`aigc_auction.sweep.point`). For each component every combination
         of its swept values is checked when there are at most :data:`JOINT_LIMIT`
         of them, otherwise every value on its own (the component's other swept
         keys at their first value); a bad combination then fails its tasks, which
@@ -467,6 +550,8 @@ class SweepConfig:
             "market": check_market,
             "prior": point_prior,
             "models": lambda s: check_models(self, s),
+            "bidders": check_bidders,
+            "fit": lambda s: check_fit(self, s),
         }
         for comp, check in checks.items():
             swept = [(k, v) for k, v in self.grid if component_of(k) == comp]
@@ -531,6 +616,117 @@ def _allocators(value: Any, models: tuple[str, ...]
             seen.append(name)
         out.append((model, tuple(seen)))
     return tuple(out)
+
+
+def _bidders_table(value: Any, mechanisms: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """Validate the shape of the ``bidders`` table (types and parameters are
+    checked per grid point by :func:`~aigc_auction.sweep.point.check_bidders`)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise TypeError("`bidders` must be a table, e.g. {type = \"hedge\", lr = 20.0, "
+                        f"burn_in = 200}}; got {value!r}")
+    learning = [m for m in mechanisms if m in LEARNING_MECHANISMS]
+    if not learning:
+        raise _err("bidders", f"applies to the non-truthful formats {list(LEARNING_MECHANISMS)}"
+                   f", none of which is in `mechanisms` ({list(mechanisms)}); add one, "
+                   "e.g. mechanisms = ['vcg', 'myerson', 'gsp', 'first_price']")
+    valid = ["type", "burn_in", *dict.fromkeys(k for ks in BIDDER_KEYS.values() for k in ks)]
+    out: list[tuple[str, Any]] = []
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise TypeError(f"`bidders` keys must be strings; got {k!r}")
+        if k not in valid:
+            raise _err(f"bidders.{k}", f"is not a bidders key; valid: {sorted(valid)}")
+        if k == "grid":
+            from ..bidders import check_grid
+
+            if not isinstance(v, list | tuple) or not v:
+                raise _err("bidders.grid", "must be a non-empty list of bid multipliers, "
+                           f"e.g. [0.0, 0.25, 0.5, 0.75, 1.0]; got {v!r}")
+            for x in v:
+                if isinstance(x, bool) or not isinstance(x, numbers.Real):
+                    raise TypeError(f"`bidders.grid` must hold numbers; got {x!r}")
+            grid = check_grid([float(x) for x in v], "bidders.grid")
+            out.append((k, tuple(float(x) for x in grid)))
+        else:
+            out.append((k, _check_scalar(v, f"bidders.{k}")))
+    return tuple(out)
+
+
+def _check_bidder_types(table: Mapping[str, Any], swept: tuple[Scalar, ...]) -> None:
+    """Every ``bidders`` key is used by a bidder type of the sweep, and a type is given."""
+    if "type" not in table and not swept:
+        raise _err("bidders.type", f"is required: one of {list(BIDDER_KEYS)}")
+    types = [t for t in ([table["type"]] if "type" in table else []) + list(swept)]
+    for t in types:
+        if not isinstance(t, str) or t.lower() not in BIDDER_KEYS:
+            raise _err("bidders.type", f"must be one of {list(BIDDER_KEYS)}; got {t!r}")
+    used = {"type", "burn_in", *(k for t in types for k in BIDDER_KEYS[str(t).lower()])}
+    for k in table:
+        if k not in used:
+            takers = [t for t, ks in BIDDER_KEYS.items() if k in ks]
+            raise _err(f"bidders.{k}", f"is a parameter of bidder type {takers[0]!r}, not of "
+                       f"{sorted({str(t).lower() for t in types})}; remove it")
+
+
+def _fit_table(value: Any, mechanisms: tuple[str, ...], true_models: tuple[str, ...]
+               ) -> tuple[tuple[str, Any], ...]:
+    """Validate the shape of the ``fit`` table (values are checked per grid point
+    by :func:`~aigc_auction.sweep.point.check_fit`); fill the defaults."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise TypeError("`fit` must be a table, e.g. {n_sessions = 10000, families = "
+                        f"[\"cascade\", \"mnl\"]}}; got {value!r}")
+    for k in value:
+        if not isinstance(k, str):
+            raise TypeError(f"`fit` keys must be strings; got {k!r}")
+        if k not in _FIT_KEYS:
+            raise _err(f"fit.{k}", f"is not a fit key; valid: {sorted(_FIT_KEYS)}")
+    if not mechanisms:
+        raise _err("fit", "designs the config's `mechanisms` on fitted models, but "
+                   "`mechanisms` is empty")
+    if "n_sessions" not in value:
+        raise _err("fit.n_sessions", "is required: the simulated sessions each fit uses")
+    if "logs" in value:
+        logs = _check_scalar(value["logs"], "fit.logs")
+    elif len(true_models) == 1:
+        logs = true_models[0]
+    else:
+        raise _err("fit.logs", f"is required with several true models ({list(true_models)}): "
+                   "the true model that generates the click logs")
+    families = _name_list(value.get("families", [str(logs)]), "fit.families", FIT_FAMILIES)
+    return (
+        ("n_sessions", _check_scalar(value["n_sessions"], "fit.n_sessions")),
+        ("families", families),
+        ("logs", logs),
+        ("shrinkage", _check_scalar(value.get("shrinkage", 0.0), "fit.shrinkage")),
+    )
+
+
+def _check_swept_key(key: str, table: Mapping[str, Any]) -> None:
+    """A ``"bidders.<key>"`` or ``"fit.<key>"`` grid key: a scalar key of a table
+    the config has."""
+    head, sub = key.split(".", 1)
+    if head == "bidders":
+        keys = ["type", "burn_in", *dict.fromkeys(k for ks in BIDDER_KEYS.values()
+                                                  for k in ks)]
+        listed = "grid"
+    else:
+        keys, listed = list(_FIT_KEYS), "families"
+    if not table:
+        raise _err(f"grid.{key}", f"sweeps a key of the `{head}` table, which the config "
+                   f"does not have; add a [{head}] table")
+    if sub == listed:
+        why = ("a list of bid multipliers; sweep `lr` or `burn_in`, or run one sweep per grid"
+               if head == "bidders" else
+               "a list: every listed family is already fitted to the same logs in every "
+               "task (paired rows)")
+        raise _err(f"grid.{key}", f"cannot be swept ({why})")
+    if sub not in keys:
+        raise _err(f"grid.{key}", f"is not a `{head}` key; valid: "
+                   f"{sorted(k for k in keys if k != listed)}")
 
 
 def _missing_model(model: str, have: list[str] | tuple[str, ...], *,

@@ -1,6 +1,6 @@
 """One grid point of a sweep: validate its settings, build its models and mechanisms.
 
-The settings of a point fall into three independent *components*, each checked
+The settings of a point fall into five independent *components*, each checked
 by its own function so that a config can be validated without walking the
 Cartesian product of its grid (see :meth:`SweepConfig.validate_points`):
 
@@ -11,13 +11,19 @@ Cartesian product of its grid (see :meth:`SweepConfig.validate_points`):
   ``prior_scale``, ``prior_shape``, ``prior_shape2`` (see
   :func:`aigc_auction.priors.check_prior`);
 * the **models** (:func:`check_models`): ``<model>.<param>`` and
-  ``solver.<model>`` settings, with every mechanism and allocator built on them.
+  ``solver.<model>`` settings, with every mechanism and allocator built on them;
+* the **bidders** (:func:`check_bidders`): ``bidders.<key>``, the bidding
+  strategy of the non-truthful formats;
+* the **fit** (:func:`check_fit`): ``fit.<key>``, the designs from fitted models.
 
-:func:`build_point` runs all three and returns the :class:`PointSpec` a task uses.
+:func:`build_point` runs them all and returns the :class:`PointSpec` a task uses.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import generators as gen
 from .._validation import check_cells, check_int
+from ..bidders import Bidder, get_bidder
 from ..mechanisms import Mechanism, get_mechanism
-from ..models import UserModel, get_model
+from ..models import MNL, Cascade, UserModel, get_model
 from ..solvers import SolverSpec, get_solver
 
 if TYPE_CHECKING:
@@ -35,8 +42,11 @@ if TYPE_CHECKING:
 __all__ = [
     "MARKET_KEYS",
     "PRIOR_KEYS",
+    "FitSpec",
     "PointSpec",
     "build_point",
+    "check_bidders",
+    "check_fit",
     "check_market",
     "check_models",
     "component_of",
@@ -50,9 +60,12 @@ MARKET_KEYS = ("generator", "n_advertisers", "n_positions", "slots")
 
 
 def component_of(key: str) -> str:
-    """``"prior"``, ``"models"`` (``model.param``, ``solver.model``) or ``"market"``."""
+    """``"prior"``, ``"bidders"``, ``"fit"``, ``"models"`` (``model.param``,
+    ``solver.model``) or ``"market"``."""
     if key in PRIOR_KEYS:
         return "prior"
+    if key.startswith(("bidders.", "fit.")):
+        return key.split(".", 1)[0]
     if "." in key:
         return "models"
     return "market"
@@ -71,6 +84,40 @@ class PointSpec:
     mechanisms: tuple[tuple[str, Mechanism], ...]
     #: ``(design model, solver)`` of every allocator, in config order.
     allocators: tuple[tuple[str, SolverSpec], ...] = ()
+    #: The bidding strategy of the non-truthful formats (``None``: truthful bids).
+    bidder: Bidder | None = None
+    #: Learning rounds before the bids are taken.
+    burn_in: int = 0
+    #: The designs from fitted models (``None``: none).
+    fit: FitSpec | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class FitSpec:
+    """The ``fit`` settings of a grid point: which fits each task makes.
+
+    Attributes
+    ----------
+    n_sessions : int
+        Sessions of simulated click logs per task.
+    families : tuple of str
+        The families fitted to the same logs, one row group per family and mechanism.
+    logs : str
+        The true model that generates the logs.
+    truth : UserModel
+        That model.
+    shrinkage : float
+    solvers : tuple of (str, str) pairs
+        ``(family, solver name)``: the exact solver the mechanisms designed on
+        that family's fitted model use (the default solver of its model class).
+    """
+
+    n_sessions: int
+    families: tuple[str, ...]
+    logs: str
+    truth: UserModel
+    shrinkage: float
+    solvers: tuple[tuple[str, str], ...]
 
 
 def check_market(settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -148,15 +195,118 @@ def check_models(cfg: SweepConfig, settings: Mapping[str, Any], prior: Any = Non
     return models, mechs, allocs
 
 
+def check_bidders(settings: Mapping[str, Any]) -> tuple[Bidder | None, int]:
+    """The bidding strategy of these settings and its burn-in (``(None, 0)``
+    without a ``bidders`` table).
+
+    ``truthful`` and ``shade`` do not learn: their burn-in is 0 whatever
+    ``bidders.burn_in`` says. ``hedge`` and ``best_response`` require
+    ``burn_in``; ``hedge`` requires ``lr``, ``shade`` ``factor``; ``grid``
+    defaults to the multipliers 0, 0.05, ..., 1 and ``window = "all"`` means
+    every past round.
+    """
+    kind = settings.get("bidders.type")
+    if kind is None:
+        return None, 0
+    from ..repeated import DEFAULT_GRID
+    from .config import BIDDER_KEYS, MAX_BURN_IN
+
+    if not isinstance(kind, str) or kind.lower() not in BIDDER_KEYS:
+        raise ValueError(f"`bidders.type` must be one of {list(BIDDER_KEYS)}; got {kind!r}")
+    kind = kind.lower()
+    params = {k: settings[f"bidders.{k}"] for k in BIDDER_KEYS[kind]
+              if f"bidders.{k}" in settings}
+    required = {"hedge": ("lr",), "shade": ("factor",)}.get(kind, ())
+    for key in required:
+        if key not in params:
+            raise ValueError(f"`bidders.{key}` is required for bidder type {kind!r}")
+    burn = settings.get("bidders.burn_in")
+    learning = kind in ("hedge", "best_response")
+    if learning and burn is None:
+        raise ValueError(f"`bidders.burn_in` is required for bidder type {kind!r}: the "
+                         "learning rounds on each market before its bids are taken")
+    burn_in = 0 if burn is None else check_int(burn, "bidders.burn_in", low=0,
+                                               high=MAX_BURN_IN)
+    if learning:
+        params.setdefault("grid", DEFAULT_GRID)
+    if params.get("window") == "all":
+        params["window"] = None
+    try:
+        bidder = get_bidder(kind, **params)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"`bidders` ({kind!r}): {exc}") from None
+    return bidder, burn_in if learning else 0
+
+
+def _fitted_template(family: str, truth: UserModel) -> UserModel:
+    """A model of the class ``family`` fits to (its default solver runs the fits)."""
+    if family == "mnl":
+        return MNL()
+    order = truth.order if isinstance(truth, Cascade) else "optimized"
+    if family == "cascade":
+        return Cascade(continue_after_click=0.5, continue_after_skip=0.5, order=order)
+    return Cascade(continue_after_click=1.0, continue_after_skip=1.0, order=order)
+
+
+def check_fit(cfg: SweepConfig, settings: Mapping[str, Any], prior: Any = None
+              ) -> FitSpec | None:
+    """The designs from fitted models of these settings (``None`` without ``fit``).
+
+    Checks ``fit.n_sessions`` (an integer in [1, MAX_SESSIONS]),
+    ``fit.shrinkage`` (finite, >= 0), ``fit.logs`` (a true model of the
+    config, MNL or cascade) and that every mechanism can be built on every
+    family's fitted model.
+    """
+    if "fit.n_sessions" not in settings:
+        return None
+    from .config import MAX_SESSIONS
+
+    n = check_int(settings["fit.n_sessions"], "fit.n_sessions", low=1, high=MAX_SESSIONS)
+    shrink = settings["fit.shrinkage"]
+    if (isinstance(shrink, bool) or not isinstance(shrink, numbers.Real)
+            or not math.isfinite(shrink) or shrink < 0):
+        raise ValueError(f"`fit.shrinkage` must be a finite number >= 0; got {shrink!r}")
+    logs = settings["fit.logs"]
+    if logs not in cfg.true_models:
+        raise ValueError(f"`fit.logs` must name a true model ({list(cfg.true_models)}): the "
+                         f"model that generates the click logs; got {logs!r}")
+    name = str(logs)
+    try:
+        truth = get_model(name, **cfg.model_params(settings, name))
+    except TypeError as exc:
+        raise TypeError(f"`params.{name}` rejected by the {name!r} model: {exc}") from None
+    if not isinstance(truth, MNL | Cascade):
+        raise ValueError(f"`fit.logs` must be an MNL or cascade model (click logs are "
+                         f"simulated for those); got {name!r}")
+    if prior is None:
+        prior = _prior("uniform", 0.0, 1.0, None, None)
+    families = tuple(settings["fit.families"])
+    solvers = []
+    for family in families:
+        template = _fitted_template(family, truth)
+        solver = get_solver(template, None).name
+        for mech in cfg.mechanisms:
+            extra = {"prior": prior} if mech == "myerson" else {}
+            get_mechanism(mech, template, solver=solver, **extra)
+        solvers.append((family, solver))
+    return FitSpec(n_sessions=n, families=families, logs=name, truth=truth,
+                   shrinkage=float(shrink), solvers=tuple(solvers))
+
+
 def build_point(cfg: SweepConfig, settings: Mapping[str, Any]) -> PointSpec:
     """Validate the settings of one grid point and build its models and mechanisms."""
     s = dict(settings)
     kind, gparams = check_market(s)
     prior = point_prior(s)
     models, mechs, allocs = check_models(cfg, s, prior)
+    bidder, burn_in = check_bidders(s)
+    fit = check_fit(cfg, s, prior)
+    if fit is not None:  # the same model object evaluates the rows
+        fit = dataclasses.replace(fit, truth=models[fit.logs])
     return PointSpec(
         settings=s, prior=prior, generator=kind, generator_params=gparams,
         design_models={k: models[k] for k in cfg.models},
         true_models={k: models[k] for k in cfg.true_models},
         mechanisms=tuple(mechs), allocators=tuple(allocs),
+        bidder=bidder, burn_in=burn_in, fit=fit,
     )

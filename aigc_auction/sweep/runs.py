@@ -26,6 +26,13 @@ on the true CTRs with the true values). To add a kind of row group, subclass
   (default: the true ones; e.g. CTRs estimated from simulated click logs);
 
 and list the run in :func:`point_runs`. Both execution paths then use it.
+Two runs are built this way: :class:`BidderRun` (the ``bidders`` key: learned
+bids of the non-truthful formats) and :class:`FitRun` (the ``fit`` key: every
+mechanism designed on a user model fitted to simulated click logs).
+
+Randomness beyond the market (learning bidders, click logs) comes from streams
+of the task's seed, :func:`task_stream`, one per purpose, drawn market by
+market: a task's rows do not depend on the batch it runs in.
 """
 
 from __future__ import annotations
@@ -40,21 +47,26 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from ..bidders import Bidder, Shade
 from ..instance import Instance
-from ..mechanisms import VCG, Mechanism
+from ..mechanisms import VCG, Mechanism, get_mechanism
 from ..mechanisms.batched import batch_allocate
 from ..models import UserModel
 from ..solvers import SolverSpec, get_solver
 from .baseline import separable_auction
-from .config import ALLOC_PREFIX
-from .point import PointSpec, build_point
+from .config import ALLOC_PREFIX, FIT_PREFIX, LEARNING_MECHANISMS
+from .point import FitSpec, PointSpec, build_point
 
 if TYPE_CHECKING:
     from .config import SweepConfig
 
 __all__ = [
+    "BIDS_STREAM",
+    "LOGS_STREAM",
     "AllocatorRun",
     "BaselineRun",
+    "BidderRun",
+    "FitRun",
     "Markets",
     "MechanismRun",
     "Run",
@@ -64,7 +76,30 @@ __all__ = [
     "point_runs",
     "point_spec",
     "runs_of_point",
+    "task_stream",
 ]
+
+#: ``spawn_key`` of the stream of learning bidders (:class:`BidderRun`).
+BIDS_STREAM = 1
+#: ``spawn_key`` of the stream of simulated click logs (:class:`FitRun`).
+LOGS_STREAM = 2
+
+
+def task_stream(seed: int, purpose: int) -> np.random.SeedSequence:
+    """The stream of a task for one purpose: ``SeedSequence(seed, spawn_key=(purpose,))``.
+
+    ``seed`` is the task's ``seed`` column (its market is drawn from
+    ``default_rng(seed)``, whose spawn key is empty, so the streams are
+    independent of the market draw). Purposes: :data:`BIDS_STREAM` (learning
+    bidders), :data:`LOGS_STREAM` (click logs).
+
+    Examples
+    --------
+    >>> from aigc_auction.sweep.runs import BIDS_STREAM, task_stream
+    >>> task_stream(7, BIDS_STREAM).spawn_key
+    (1,)
+    """
+    return np.random.SeedSequence(int(seed), spawn_key=(int(purpose),))
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,17 +115,27 @@ class Markets:
     slots : int
     given : tuple of Instance
         Instances already built (the per-task path); otherwise built on demand.
+    seeds : tuple of int
+        The tasks' seeds (empty when unknown); runs that draw randomness beyond
+        the market (:func:`task_stream`) need them.
+    cache : dict
+        Results runs share on these markets (e.g. the fits of :class:`FitRun`,
+        made once for all the mechanisms designed on them).
     """
 
     ctr: NDArray[np.float64]
     values: NDArray[np.float64]
     slots: int
     given: tuple[Instance, ...] = field(default=())
+    seeds: tuple[int, ...] = field(default=())
+    cache: dict[object, object] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def single(cls, instance: Instance, values: NDArray[np.float64]) -> Markets:
-        """The market of one task."""
-        return cls(instance.ctr[None], np.asarray(values)[None], instance.slots, (instance,))
+    def single(cls, instance: Instance, values: NDArray[np.float64],
+               seed: int | None = None) -> Markets:
+        """The market of one task (with its seed, when known)."""
+        return cls(instance.ctr[None], np.asarray(values)[None], instance.slots, (instance,),
+                   () if seed is None else (int(seed),))
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -104,13 +149,22 @@ class Markets:
 
     def row(self, k: int) -> Markets:
         """The market of row ``k`` alone."""
-        return Markets.single(self.instances[k], self.values[k])
+        return Markets.single(self.instances[k], self.values[k],
+                              self.seeds[k] if self.seeds else None)
 
     def with_ctr(self, ctr: NDArray[np.float64]) -> Markets:
         """The same markets with other CTR matrices (a design view, see :meth:`Run.design_ctr`)."""
         if ctr is self.ctr:
             return self
-        return Markets(np.asarray(ctr, dtype=np.float64), self.values, self.slots)
+        return Markets(np.asarray(ctr, dtype=np.float64), self.values, self.slots,
+                       seeds=self.seeds)
+
+    def stream(self, k: int, purpose: int) -> np.random.SeedSequence:
+        """:func:`task_stream` of market ``k``."""
+        if len(self.seeds) != len(self):
+            raise ValueError("`markets` must carry one task seed per market (`seeds`) for "
+                             "runs that draw randomness beyond the market")
+        return task_stream(self.seeds[k], purpose)
 
 
 class RunOutcome(NamedTuple):
@@ -290,16 +344,7 @@ class MechanismRun(Run):
     def run_one(self, markets: Markets, optimum: Mapping[str, NDArray[np.float64]]
                 ) -> RunOutcome:
         mk = markets.with_ctr(self.design_ctr(markets))
-        inst, bids = mk.instances[0], self.bids(markets)[0]
-        t0 = time.perf_counter()
-        out = self.mech.run(inst, bids)
-        elapsed = time.perf_counter() - t0
-        ratio = 1.0
-        if not self.mech.solver_spec.exact:
-            coef = self.mech.coefficients(inst, bids)
-            ratio = _ratio(self.mech.model, inst, coef, out.assignment, out.order)
-        return _one(mk.slots, out.assignment, out.order, out.ctr, out.price_per_click,
-                    ratio, elapsed)
+        return _run_auction(self.mech, mk.instances[0], self.bids(markets)[0], mk.slots)
 
     def run_batch(self, markets: Markets, optimum: Mapping[str, NDArray[np.float64]]
                   ) -> RunOutcome:
@@ -307,8 +352,9 @@ class MechanismRun(Run):
         bids = self.bids(markets)
         t0 = time.perf_counter()
         fast = self.mech.fast_arrays(mk.ctr, mk.slots, bids)
-        if fast is None:  # no batch kernel: one auction at a time
-            return super().run_batch(markets, optimum)
+        if fast is None:  # no batch kernel: one auction at a time (bids drawn once)
+            return _stack([_run_auction(self.mech, inst, b, mk.slots)
+                           for inst, b in zip(mk.instances, bids, strict=True)])
         elapsed = (time.perf_counter() - t0) / len(mk)
         ratio = np.ones(len(mk))
         if not self.mech.solver_spec.exact:
@@ -319,6 +365,133 @@ class MechanismRun(Run):
         return RunOutcome(fast.assignment, fast.order, fast.ctr,
                           _price_per_click(fast.payments, fast.ctr), ratio,
                           np.full(len(mk), elapsed))
+
+
+def _run_auction(mech: Mechanism, inst: Instance, bids: NDArray[np.float64], slots: int
+                 ) -> RunOutcome:
+    """One auction through ``Mechanism.run`` (the per-auction API) as a RunOutcome."""
+    t0 = time.perf_counter()
+    out = mech.run(inst, bids)
+    elapsed = time.perf_counter() - t0
+    ratio = 1.0
+    if not mech.solver_spec.exact:
+        coef = mech.coefficients(inst, bids)
+        ratio = _ratio(mech.model, inst, coef, out.assignment, out.order)
+    return _one(slots, out.assignment, out.order, out.ctr, out.price_per_click, ratio,
+                elapsed)
+
+
+def _learned(mechs: Sequence[Mechanism], bidder: Bidder, burn_in: int,
+             design: Markets, markets: Markets) -> NDArray[np.float64]:
+    """``aa.learned_bids`` market by market: ``mechs[k]`` on the design view
+    ``design`` (instance ``k``) with the values and the bidders' stream of
+    market ``k``. Non-learning strategies (truthful, shade) bid at once."""
+    from ..repeated import learned_bids
+
+    rounds = 0 if isinstance(bidder, Shade) else burn_in
+    return np.stack([
+        learned_bids(mech, bidder, inst, markets.values[k], burn_in=rounds,
+                     rng=markets.stream(k, BIDS_STREAM))
+        for k, (mech, inst) in enumerate(zip(mechs, design.instances, strict=True))
+    ])
+
+
+class BidderRun(MechanismRun):
+    """A non-truthful format at the bids of a bidding strategy after a burn-in.
+
+    In each market every advertiser follows ``bidder`` for ``burn_in`` rounds of
+    the mechanism on that market (values fixed), then bids once more: those bids
+    (:func:`aigc_auction.learned_bids`, stream :data:`BIDS_STREAM` of the task)
+    are the run's. The bidders learn from the outcomes the mechanism computes,
+    i.e. under its design model. ``solver_time`` times the final auction only.
+    """
+
+    def __init__(self, design_model: str, mechanism: Mechanism, bidder: Bidder,
+                 burn_in: int) -> None:
+        super().__init__(design_model, mechanism)
+        self.bidder = bidder
+        self.burn_in = burn_in
+
+    def bids(self, markets: Markets) -> NDArray[np.float64]:
+        """The learned bids of every market, ``(B, n)``."""
+        design = markets.with_ctr(self.design_ctr(markets))
+        return _learned([self.mech] * len(markets), self.bidder, self.burn_in, design, markets)
+
+
+class FitRun(Run):
+    """A mechanism designed on a user model fitted to simulated click logs.
+
+    For each market, ``fit.n_sessions`` sessions of logs of the true model
+    ``fit.logs`` are drawn under the uniformly random logging policy (stream
+    :data:`LOGS_STREAM` of the task) and ``family`` is fitted to them
+    (:func:`aigc_auction.clicklogs.fit_from_simulated_logs`). The mechanism is
+    built on the **fitted model** (its fitted parameters: a cascade's
+    continuation probabilities and reading-order mode; ``pbm`` and
+    ``independent`` give a cascade without externalities) with the model
+    class's default exact solver, and run on the fitted CTRs
+    (:meth:`design_ctr`). Its outcome is evaluated on the true CTRs under every
+    true model. Every family of a task is fitted to the same logs, and the fit
+    of a (market, family) is made once for all the mechanisms designed on it.
+
+    ``design_model`` is ``"fit:<family>"``.
+    """
+
+    def __init__(self, family: str, mechanism: str, fit: FitSpec, prior: object,
+                 bidder: Bidder | None = None, burn_in: int = 0) -> None:
+        self.family = family
+        self.fit = fit
+        self.mechanism = mechanism
+        self.design_model = FIT_PREFIX + family
+        self.solver = dict(fit.solvers)[family]
+        self.prior = prior
+        learns = bidder is not None and mechanism in LEARNING_MECHANISMS
+        self.bidder = bidder if learns else None
+        self.burn_in = burn_in
+
+    def fits(self, markets: Markets) -> list[tuple[Instance, UserModel]]:
+        """The fitted instance and model of every market (made once per markets)."""
+        fit = self.fit
+        key = ("fit", self.family, fit.n_sessions, fit.shrinkage, fit.logs, id(fit.truth))
+        got = markets.cache.get(key)
+        if got is None:
+            from ..clicklogs import fit_from_simulated_logs
+
+            got = [fit_from_simulated_logs(inst, fit.truth, self.family, fit.n_sessions,
+                                           rng=markets.stream(k, LOGS_STREAM),
+                                           shrinkage=fit.shrinkage)
+                   for k, inst in enumerate(markets.instances)]
+            markets.cache[key] = got
+        return got  # type: ignore[return-value]
+
+    def design_ctr(self, markets: Markets) -> NDArray[np.float64]:
+        """The fitted CTR matrices, ``(B, n, m)``."""
+        return np.stack([inst.ctr for inst, _ in self.fits(markets)])
+
+    def mechanisms(self, markets: Markets) -> list[Mechanism]:
+        """The mechanism built on each market's fitted model."""
+        extra = {"prior": self.prior} if self.mechanism == "myerson" else {}
+        return [get_mechanism(self.mechanism, model, solver=self.solver, **extra)
+                for _, model in self.fits(markets)]
+
+    def bids(self, markets: Markets) -> NDArray[np.float64]:
+        """The values, or the learned bids (``bidders`` key) on the fitted market."""
+        if self.bidder is None:
+            return markets.values
+        design = markets.with_ctr(self.design_ctr(markets))
+        return _learned(self.mechanisms(markets), self.bidder, self.burn_in, design, markets)
+
+    def run_one(self, markets: Markets, optimum: Mapping[str, NDArray[np.float64]]
+                ) -> RunOutcome:
+        return self.run_batch(markets, optimum)
+
+    def run_batch(self, markets: Markets, optimum: Mapping[str, NDArray[np.float64]]
+                  ) -> RunOutcome:
+        """Market by market (each has its own fitted model) through ``Mechanism.run``."""
+        mechs = self.mechanisms(markets)
+        bids = self.bids(markets)
+        fitted = [inst for inst, _ in self.fits(markets)]
+        return _stack([_run_auction(mech, inst, b, markets.slots)
+                       for mech, inst, b in zip(mechs, fitted, bids, strict=True)])
 
 
 class AllocatorRun(Run):
@@ -397,14 +570,29 @@ def point_runs(cfg: SweepConfig, spec: PointSpec) -> tuple[Run, ...]:
     """The runs of every task of a grid point, in row order.
 
     Per design model (config order) its mechanisms, then its allocators (config
-    order); then the baselines.
+    order); then per fitted family (``fit`` key) its mechanisms; then the
+    baselines. With a ``bidders`` strategy the non-truthful formats
+    (:data:`~aigc_auction.sweep.config.LEARNING_MECHANISMS`) are
+    :class:`BidderRun`; a truthful strategy keeps them plain runs.
     """
+    from ..bidders import Truthful
+
+    learner = spec.bidder if spec.bidder is not None and not isinstance(
+        spec.bidder, Truthful) else None
     runs: list[Run] = []
     for design_name in cfg.models:
-        runs.extend(MechanismRun(design, mech) for design, mech in spec.mechanisms
-                    if design == design_name)
+        for design, mech in spec.mechanisms:
+            if design != design_name:
+                continue
+            if learner is not None and mech.name in LEARNING_MECHANISMS:
+                runs.append(BidderRun(design, mech, learner, spec.burn_in))
+            else:
+                runs.append(MechanismRun(design, mech))
         runs.extend(AllocatorRun(design, solver, spec.design_models[design], ALLOC_PREFIX)
                     for design, solver in spec.allocators if design == design_name)
+    if spec.fit is not None:
+        runs.extend(FitRun(family, mech, spec.fit, spec.prior, learner, spec.burn_in)
+                    for family in spec.fit.families for mech in cfg.mechanisms)
     runs.extend(BaselineRun(base) for base in cfg.baselines)
     return tuple(runs)
 

@@ -37,7 +37,7 @@ from .. import generators as gen
 from ..instance import Instance
 from ..models import UserModel
 from ..solvers import get_solver
-from .batched import run_point_tasks
+from .batched import reads_in_index_order, run_point_tasks
 from .config import SweepConfig
 from .point import PointSpec, build_point
 from .runs import Markets, RunOutcome, point_spec, runs_of_point
@@ -144,13 +144,19 @@ def _evaluate(
     optimum: Mapping[str, NDArray[np.float64]],
 ) -> list[dict[str, Any]]:
     """Rows of one outcome under every true model (NaN revenue without prices);
-    under ``own_view`` the outcome's own click probabilities are used."""
+    under ``own_view`` the outcome's own click probabilities are used. Users of a
+    fixed-order cascade read the shown positions in index order, whatever order
+    the mechanism intended (:func:`~aigc_auction.sweep.batched.reads_in_index_order`)."""
     assignment, order = out.assignment[0], out.order[0]
     order = order[order >= 0]
     ppc = None if out.price_per_click is None else out.price_per_click[0]
     rows = []
     for true_name, model in true_models.items():
-        pi = out.ctr[0] if true_name == own_view else model.ctr(inst, assignment, order)
+        if true_name == own_view:
+            pi = out.ctr[0]
+        else:
+            read = None if reads_in_index_order(model) else order
+            pi = model.ctr(inst, assignment, read)
         welfare = float(np.dot(values, pi))
         opt = float(optimum[true_name][0])
         revenue = float("nan") if ppc is None else float(np.dot(ppc, pi))
@@ -186,7 +192,7 @@ def run_task(cfg: SweepConfig, task: int, *, root: int | np.random.SeedSequence
     head: dict[str, Any] = {"task": int(task), "point": point, "rep": rep, "seed": seed}
     for key, col in zip((k for k, _ in cfg.grid), cfg.param_columns, strict=True):
         head[col] = spec.settings[key]
-    markets = Markets.single(inst, values)
+    markets = Markets.single(inst, values, seed)
     rows: list[dict[str, Any]] = []
     for run in runs_of_point(cfg, point):
         out = run.run_one(markets, optimum)
