@@ -15,7 +15,15 @@ Examples
 """
 
 from .baseline import rank1_fit, separable_auction
-from .config import ALLOC_PREFIX, BASELINES, MARKET_DEFAULTS, SweepConfig, load_config
+from .config import (
+    ALLOC_PREFIX,
+    BASELINES,
+    FIT_PREFIX,
+    LEARNING_MECHANISMS,
+    MARKET_DEFAULTS,
+    SweepConfig,
+    load_config,
+)
 from .executors import (
     Backend,
     DaskBackend,
@@ -39,6 +47,8 @@ from .tasks import (
 __all__ = [
     "ALLOC_PREFIX",
     "BASELINES",
+    "FIT_PREFIX",
+    "LEARNING_MECHANISMS",
     "MARKET_DEFAULTS",
     "RESULT_COLUMNS",
     "Backend",
