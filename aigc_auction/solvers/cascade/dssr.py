@@ -92,6 +92,9 @@ BATCH_TRACE = 1 << 26
 #: (few vectorised calls, best for small batches); larger ones run pair by pair
 #: (one vectorised call per pair, cheaper per cell). Both give the same result.
 LAYERED_CELLS = 40_000
+#: Largest ``pairs x 2^h x K`` for which a later round without position subsets runs
+#: by layers (vectorised) instead of pair by pair (same result).
+LAYERED_ROUND_CELLS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,54 @@ def _round(row: dict[str, NDArray[Any]], base: _Base, slots: int,
     return chosen, float(new[(0,) + (0,) * h])
 
 
+def _layered_round(row: dict[str, NDArray[Any]], slots: int, bits: NDArray[np.int64]
+                   ) -> tuple[list[int], float]:
+    """:func:`_round` without position subsets (count base), by layers of "pairs left".
+
+    ``G_l[r, U]``: best value of the runs from ``r`` on with at most ``l`` more
+    pairs, tracked resources ``U`` used; one vectorised pass per layer over every
+    pair and every ``U``. Same recursion and tie rule as the pair-by-pair
+    :func:`_round`, so the same result; cheaper when ``pairs x 2^h`` is small.
+    """
+    h = int(bits.max()).bit_length() if bits.size else 0
+    size = 1 << h
+    width = row["ads"].size
+    start = row["run_start"]
+    rid = np.cumsum(start) - 1
+    n_runs = int(rid[-1]) + 1
+    seg = np.flatnonzero(start)
+    u = np.arange(size, dtype=np.int64)[None, :]
+    ok = (u & bits[:, None]) == 0
+    flat = (rid + 1)[:, None] * size + (u | bits[:, None])
+    t_index = np.broadcast_to(np.arange(width)[:, None], ok.shape)
+    val, cont = row["value"][:, None], row["cont"][:, None]
+    g = np.zeros((n_runs + 1, size))
+    takes, args = [], []
+    for _ in range(slots):
+        term = g.take(flat) * cont
+        term += val
+        term = np.where(ok, term, -np.inf)
+        best = np.maximum.reduceat(term, seg, axis=0)
+        args.append(np.maximum.reduceat(np.where(term == best[rid], t_index, -1), seg, axis=0))
+        nxt = np.zeros((n_runs + 1, size))
+        nxt[:n_runs] = np.maximum(np.maximum.accumulate(best[::-1], axis=0)[::-1], 0.0)
+        takes.append(best > nxt[1:])
+        g = nxt
+    chosen: list[int] = []
+    r, used = 0, 0
+    for step in range(slots):
+        level = slots - 1 - step
+        later = np.flatnonzero(takes[level][r:, used])
+        if later.size == 0:
+            break
+        rr = r + int(later[0])
+        t = int(args[level][rr, used])
+        chosen.append(t)
+        used |= int(bits[t])
+        r = rr + 1
+    return chosen, float(g[0, 0])
+
+
 def _repeats(row: dict[str, NDArray[Any]], chosen: list[int]) -> tuple[set[int], set[int]]:
     ads = row["ads"][chosen].tolist()
     pos = row["pos"][chosen].tolist()
@@ -392,15 +443,18 @@ def relax_rounds(row: dict[str, NDArray[Any]], base: _Base, slots: int, chosen: 
             return None, best, h_ads, h_pos
         h_ads += sorted(rep_a)
         h_pos += sorted(rep_p)
-        bit_of = {("a", a): 1 << k for k, a in enumerate(h_ads)}
-        bit_of.update({("p", p): 1 << (len(h_ads) + k) for k, p in enumerate(h_pos)})
-        bits = np.array([bit_of.get(("a", int(a)), 0) | bit_of.get(("p", int(p)), 0)
-                         for a, p in zip(row["ads"], row["pos"], strict=True)],
-                        dtype=np.int64)
+        ad_bit = np.zeros(int(row["ads"].max()) + 1, dtype=np.int64)
+        ad_bit[h_ads] = np.left_shift(1, np.arange(len(h_ads)))
+        pos_bit = np.zeros(int(row["pos"].max()) + 1, dtype=np.int64)
+        pos_bit[h_pos] = np.left_shift(1, len(h_ads) + np.arange(len(h_pos)))
+        bits = ad_bit[row["ads"]] | pos_bit[row["pos"]]
         if states * row["ads"].size > MAX_TRACE:  # too big to trace: a last bound
             _, value = _round(row, base, slots, bits, trace_pairs=False)
             return None, min(best, value), h_ads, h_pos
-        chosen, value = _round(row, base, slots, bits)
+        if not base.mask and row["ads"].size * (1 << h) * slots <= LAYERED_ROUND_CELLS:
+            chosen, value = _layered_round(row, slots, bits)
+        else:
+            chosen, value = _round(row, base, slots, bits)
         best = min(best, value)
 
 
@@ -429,6 +483,7 @@ def solve_dssr(
     *,
     order: str,
     irrelevant: bool = False,
+    position_masks: bool | None = None,
 ) -> Pairs:
     """Optimal cascade allocations of a batch of problems.
 
@@ -441,6 +496,10 @@ def solve_dssr(
     order : {"optimized", "fixed"}
     irrelevant : bool, default False
         ``q == 1`` everywhere (no externalities).
+    position_masks : bool, optional
+        Track positions as subsets from the start (``None``: when the order is
+        optimized and ``m <= MASK_POSITIONS``); ``False`` tracks only the ones an
+        optimum uses twice (cheaper when few positions are contested).
 
     Returns
     -------
@@ -464,7 +523,8 @@ def solve_dssr(
     coef = np.asarray(coef, dtype=np.float64)
     m = ctr.shape[-1]
     lists = pair_lists(ctr, cont, coef, slots, order=order, irrelevant=irrelevant)
-    base = _base(m, slots, _mask_mode(order, m, irrelevant))
+    masks = _mask_mode(order, m, irrelevant) if position_masks is None else position_masks
+    base = _base(m, slots, masks and (order == "optimized" or irrelevant))
     chosen, bound = _first_round(lists, base, slots)
     if lists.ads.shape[1] == 0:  # nothing is a candidate anywhere
         empty = np.full(chosen.shape, -1, dtype=np.int64)

@@ -156,8 +156,11 @@ def _solve(data: BatchData, coef: NDArray[np.float64], slots: int, *,
     for mode, cols, allowed in sub_ranges(ctr, slots, data.params["order"]):
         k = min(slots, cols.shape[-1])
         sub_ctr = _columns(ctr if allowed is None else np.where(allowed, ctr, 0.0), cols)
-        ads, sub = solve_dssr(sub_ctr, _columns(cont, cols), coef, k,
-                              order=mode, irrelevant=data.params["irrelevant"])
+        # few pairs per advertiser (sub-range 1): positions are rarely contested, so
+        # track only those an optimum uses twice instead of every subset
+        ads, sub = solve_dssr(sub_ctr, _columns(cont, cols), coef, k, order=mode,
+                              irrelevant=data.params["irrelevant"],
+                              position_masks=False if allowed is not None else None)
         full = cols[np.maximum(sub, 0)] if cols.ndim == 1 else cols[rows, np.maximum(sub, 0)]
         pos = np.where(ads >= 0, full, -1)
         pi = cascade_kernel_pair_ctr(data, ads, pos)
