@@ -356,9 +356,11 @@ def _layered_round(row: dict[str, NDArray[Any]], slots: int, bits: NDArray[np.in
     pair and every ``U``. Same recursion and tie rule as the pair-by-pair
     :func:`_round`, so the same result; cheaper when ``pairs x 2^h`` is small.
     """
-    h = int(bits.max()).bit_length() if bits.size else 0
-    size = 1 << h
     width = row["ads"].size
+    if width == 0:
+        return [], 0.0
+    h = int(bits.max()).bit_length()
+    size = 1 << h
     start = row["run_start"]
     rid = np.cumsum(start) - 1
     n_runs = int(rid[-1]) + 1
