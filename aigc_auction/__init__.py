@@ -15,16 +15,11 @@ Examples
 [0, 1, -1]
 """
 
+from typing import Any
+
 from . import bidders, equilibrium, generators, solvers  # noqa: F401  (solvers: registers them)
 from .allocation import Allocation, allocation_violations, check_allocation
 from .batch import BatchArrays, run_batch, run_batch_arrays
-from .clicklogs import (
-    UserModelFit,
-    compare_user_models,
-    fit_user_model,
-    read_logs,
-    simulate_logs,
-)
 from .exceptions import AuctionError, SolverError, SweepError
 from .instance import Instance
 from .mechanisms import (
@@ -102,3 +97,19 @@ __all__ = [
     "simulate_logs",
     "simulate_repeated",
 ]
+
+
+#: Names served by the click-logs subpackage, imported on first use (it needs pandas,
+#: which ``import aigc_auction`` should not pay for).
+_LAZY = {name: "clicklogs" for name in (
+    "UserModelFit", "compare_user_models", "fit_user_model", "read_logs", "simulate_logs")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'aigc_auction' has no attribute {name!r}")

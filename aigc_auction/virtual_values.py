@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from .ironing import IRON_RTOL, MonotoneTable, iron_piecewise_uniform, iron_sampled
 from .priors import check_prior
@@ -56,6 +55,8 @@ _CACHE: OrderedDict[Any, _Entry] = OrderedDict()
 
 def _piecewise_uniform(prior: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """Bin edges and masses of a histogram or uniform prior (else ``None``)."""
+    from scipy import stats  # lazy: scipy.stats costs ~0.5 s at import
+
     dist = getattr(prior, "dist", prior)
     args, kwds = (getattr(prior, "args", ()), getattr(prior, "kwds", {}))
     if dist is prior:

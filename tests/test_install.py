@@ -23,6 +23,17 @@ def test_import_does_not_load_optional_packages():
     assert out == "[]"
 
 
+def test_import_leaves_heavy_modules_for_first_use():
+    """pandas (click logs, tables) and scipy.stats (priors) load when first used."""
+    code = ("import sys, aigc_auction as aa\n"
+            "before = [m for m in ('pandas', 'scipy.stats') if m in sys.modules]\n"
+            "aa.simulate_logs\n"
+            "print(before, 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[] True"
+
+
 def _hide(monkeypatch, *names):
     for name in names:
         monkeypatch.setitem(sys.modules, name, None)
