@@ -26,9 +26,13 @@ Why a small table suffices (MNL objective ``R(A) = sum b w / (1 + sum w)``):
   column-list argument of :mod:`aigc_auction.solvers.mnl.enumeration`).
 
 Every allocation of at most ``K`` kept pairs is enumerated for the auction (its
-optimum, and the optimum without each shown advertiser); :func:`mnl_optimum`
-solves one problem the same way, with ``K`` dominators and the ratio of a known
-feasible allocation as the lower bound; for advertiser ``i``
+optimum, and the optimum without each shown advertiser): the rows of fewer than
+``K`` pairs one by one, those of exactly ``K`` pairs as a matrix "row of ``K - 1``
+pairs plus one pair in a later column" (each such row once, no invalid
+combinations built; ratios summed in the table's order so every value is the
+one the plain table gives, and ties still go to the first row in table order);
+:func:`mnl_optimum` solves one problem the same way, with ``K - 1`` dominators
+and the ratio of a known feasible allocation as the lower bound; for advertiser ``i``
 the lines ``z -> (z w_ij + N) / (1 + w_ij + D)`` of "``i`` at position ``j``
 plus at most ``K - 1`` kept pairs of the others" and the constant "optimum
 without ``i``" form its envelope, searched as in Eisner & Severance (1976) but
@@ -39,7 +43,8 @@ callers fall back to :func:`~aigc_auction.steps.batch_steps` otherwise.
 from __future__ import annotations
 
 from functools import cache
-from itertools import combinations, product
+from itertools import combinations
+from math import comb
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,76 +57,177 @@ __all__ = ["MAX_LIST", "mnl_optimum", "mnl_round_steps"]
 MAX_LIST = 10
 #: Largest table (allocations) built; beyond it the caller falls back.
 MAX_TABLE = 12_000
+#: Row sums of fewer terms are added left to right (as ``ndarray.sum`` does).
+_SEQUENTIAL = 8
 
 
 @cache
-def _table(m: int, s_max: int, c: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """All (column, rank) choices of at most ``s_max`` distinct columns, ranks < c.
+def _level(m: int, s: int, c: int) -> NDArray[np.int64]:
+    """The rows of exactly ``s`` pairs of the table, in its order, shape ``(s, R)``.
 
-    Returns ``col`` and ``rank`` of shape (C, s_max), ``-1`` padded; row 0 is
-    the empty allocation.
+    A row is ``s`` distinct columns in increasing order (``itertools.combinations``
+    order) and a rank ``< c`` in each column's list (``itertools.product`` order,
+    the last column's rank fastest); entry ``[u, r]`` is the flat list index
+    ``col * c + rank`` of the row's ``u``-th pair. The table is the rows of all
+    sizes ``0, 1, ..., s_max`` in this order, fewer pairs first.
     """
-    cols: list[list[int]] = [[-1] * s_max]
-    ranks: list[list[int]] = [[-1] * s_max]
-    for s in range(1, s_max + 1):
-        for cs in combinations(range(m), s):
-            for rs in product(range(c), repeat=s):
-                cols.append(list(cs) + [-1] * (s_max - s))
-                ranks.append(list(rs) + [-1] * (s_max - s))
-    col = np.array(cols, dtype=np.int64).reshape(-1, s_max)
-    rank = np.array(ranks, dtype=np.int64).reshape(-1, s_max)
-    col.setflags(write=False)
-    rank.setflags(write=False)
-    return col, rank
+    combos = np.array(list(combinations(range(m), s)), dtype=np.int64).reshape(-1, s)
+    ranks = np.indices((c,) * s).reshape(s, -1).T.astype(np.int64)  # product order
+    flat = (np.repeat(combos, ranks.shape[0], axis=0) * c
+            + np.tile(ranks, (combos.shape[0], 1)))
+    out = np.ascontiguousarray(flat.T)
+    out.setflags(write=False)
+    return out
 
 
 def _size(m: int, s_max: int, c: int) -> int:
-    from math import comb
-
     return 1 + sum(comb(m, s) * c**s for s in range(1, s_max + 1))
+
+
+def _rowsum(x: NDArray[np.float64], width: int) -> NDArray[np.float64]:
+    """Row sums of ``x`` padded with zero columns to ``width``, added exactly as
+    ``ndarray.sum(axis=1)`` adds a C-contiguous ``(R, width)`` array."""
+    if width < _SEQUENTIAL:  # left to right; trailing zeros change nothing
+        out = x[:, 0].copy() if x.shape[1] else np.zeros(x.shape[0])
+        for u in range(1, x.shape[1]):
+            out += x[:, u]
+        return out
+    pad = np.zeros((x.shape[0], width))
+    pad[:, : x.shape[1]] = x
+    return np.asarray(pad.sum(axis=1))
 
 
 def _lists(w: NDArray[np.float64], b: NDArray[np.float64], k: int, lam_lb: float
            ) -> NDArray[np.int64]:
-    """Kept advertisers per position, shape (m, c), ``-1`` padded.
+    """Kept advertisers per position, shape (m, c), ``-1`` padded, each list by
+    decreasing ``(b - lam_lb) w`` (lower index first among equals).
 
     An ad with ``b <= lam_lb`` is dropped, and a pair with more than ``k``
     dominators over ``[lam_lb, b]``.
     """
-    n = w.shape[0]
-    e = (b[:, None] - lam_lb) * w  # (n, m)
-    ok = (b > lam_lb)[:, None] & (w > 0)
+    m = w.shape[1]
+    cand = np.flatnonzero(b > lam_lb)  # only these can be kept or dominate
+    if cand.size == 0:
+        return np.full((m, 1), -1, dtype=np.int64)
+    wc, bc = w[cand], b[cand]
+    e = (bc[:, None] - lam_lb) * wc  # (r, m)
+    ok = wc > 0
+    r = cand.size
     # dominators of (k, j): b_k' >= b_k and e_k'j >= e_kj, ties broken by index
-    bb_ge = b[:, None] >= b[None, :]  # [k', k]
-    e_ge = e[:, None, :] >= e[None, :, :]  # [k', k, j]
-    strict = (b[:, None] > b[None, :])[:, :, None] | (e[:, None, :] > e[None, :, :])
-    idx_lt = (np.arange(n)[:, None] < np.arange(n)[None, :])[:, :, None]
-    dom = bb_ge[:, :, None] & e_ge & (strict | idx_lt) & ok[:, None, :]
-    dom[np.arange(n), np.arange(n), :] = False
-    keep = ok & (dom.sum(axis=0) <= k)  # (n, m): fewer than K + 1 dominators
+    b_ge = (bc[:, None] >= bc[None, :])[:, :, None]  # [k', k]
+    first = ((bc[:, None] > bc[None, :]) | (np.arange(r)[:, None] < np.arange(r)[None, :]))
+    e_k, e_o = e[:, None, :], e[None, :, :]
+    dom = b_ge & (e_k >= e_o) & (first[:, :, None] | (e_k > e_o)) & ok[:, None, :]
+    keep = ok & (dom.sum(axis=0) <= k)  # (r, m): at most K dominators (k' = k never counts)
     c = max(int(keep.sum(axis=0).max()), 1)
-    order = np.argsort(-np.where(keep, e, -np.inf), axis=0, kind="stable")[:c]  # (c, m)
-    lists = np.where(np.take_along_axis(keep, order, axis=0), order, -1)
+    order = np.argsort(np.where(keep, -e, np.inf), axis=0, kind="stable")[:c]  # (c, m)
+    lists = np.where(np.take_along_axis(keep, order, axis=0), cand[order], -1)
     return np.ascontiguousarray(lists.T)
 
 
-def _enumerate(lists: NDArray[np.int64], s_max: int, w: NDArray[np.float64],
-               b: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64],
-                                                NDArray[np.float64], NDArray[np.float64]]:
-    """Valid allocations of at most ``s_max`` kept pairs: ads, cols, N, D."""
-    m, c = lists.shape
-    col, rank = _table(m, s_max, c)
-    slot = col >= 0
-    ads = np.where(slot, lists[np.maximum(col, 0), np.maximum(rank, 0)], -1)
-    valid = ~np.any(slot & (ads < 0), axis=1)
-    for s in range(s_max):
-        for t in range(s + 1, s_max):
-            valid &= ~((ads[:, s] >= 0) & (ads[:, s] == ads[:, t]))
-    ads, cols = ads[valid], col[valid]
-    used = ads >= 0
-    ww = np.where(used, w[np.maximum(ads, 0), np.maximum(cols, 0)], 0.0)
-    num = (np.where(used, b[np.maximum(ads, 0)], 0.0) * ww).sum(axis=1)
-    return ads, cols, num, ww.sum(axis=1)
+class _Table:
+    """The table of one list set: its rows of fewer than ``K`` pairs, and the
+    rows of ``K`` pairs as (row of ``K - 1`` pairs) + (one pair to its right).
+
+    Attributes
+    ----------
+    pair_ad, pair_col : ndarray of int, shape (m * c + 1,)
+        Ad and column of each flat list entry, the last entry ``-1`` (padding).
+    pair_w, pair_x : ndarray of shape (m * c + 1,)
+        ``w`` and ``b w`` of each entry (``0`` for padding).
+    low : ndarray of int, shape (R, max(K - 1, 1))
+        Flat entries of the rows of fewer than ``K`` pairs in table order, ``-1``
+        padded (row 0 is the empty row).
+    low_ads, low_cols : ndarray of int, like ``low``
+    low_num, low_den : ndarray of shape (R,)
+        ``N = sum b w`` and ``D = sum w`` of each row, summed as the table does.
+    ratio : ndarray of shape (R,)
+        ``N / (1 + D)``.
+    top_ratio : ndarray of shape (S, Q)
+        Ratio of row ``base[s]`` (``K - 1`` pairs) plus entry ``ext[q]``,
+        ``-inf`` where that is not a row (a column not to the right, or an ad
+        already in it).
+    """
+
+    def __init__(self, lists: NDArray[np.int64], k: int, w: NDArray[np.float64],
+                 b: NDArray[np.float64]) -> None:
+        m, c = lists.shape
+        ad = np.append(lists.ravel(), -1)
+        col = np.append(np.repeat(np.arange(m), c), -1)
+        a0 = np.maximum(ad, 0)
+        pw = np.where(ad >= 0, w[a0, np.maximum(col, 0)], 0.0)
+        self.pair_ad, self.pair_col, self.pair_w, self.pair_x = ad, col, pw, b[a0] * pw
+        width = max(k - 1, 1)
+        blocks = [np.full((1, width), -1, dtype=np.int64)]
+        for s in range(1, k):
+            flat = _level(m, s, c)
+            a = ad[flat]  # (s, R)
+            valid = (a >= 0).all(axis=0)
+            for u in range(s):
+                for v in range(u + 1, s):
+                    valid &= a[u] != a[v]
+            block = np.full((int(valid.sum()), width), -1, dtype=np.int64)
+            block[:, :s] = flat[:, valid].T
+            blocks.append(block)
+        low = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+        self.k, self.c, self.low = k, c, low
+        self.low_ads, self.low_cols = ad[low], col[low]
+        self.low_size = np.repeat(np.arange(len(blocks)), [x.shape[0] for x in blocks])
+        x, ww = self.pair_x[low], pw[low]
+        self.low_num, self.low_den = _rowsum(x, k), _rowsum(ww, k)
+        if k - 1 >= _SEQUENTIAL or k >= _SEQUENTIAL:  # the lines' sums, k - 1 wide
+            self.sub_num, self.sub_den = _rowsum(x, k - 1), _rowsum(ww, k - 1)
+        else:
+            self.sub_num, self.sub_den = self.low_num, self.low_den
+        self.ratio = self.low_num / (1.0 + self.low_den)
+        # rows of K pairs: a row of K - 1 pairs and one entry in a later column
+        base = np.flatnonzero(self.low_size == k - 1)
+        ext = np.flatnonzero(ad >= 0)
+        b_ads, b_cols = self.low_ads[base][:, : k - 1], self.low_cols[base][:, : k - 1]
+        fits = col[ext][None, :] > b_cols.max(axis=1, initial=-1)[:, None]  # (S, Q)
+        for u in range(k - 1):
+            fits &= ad[ext][None, :] != b_ads[:, u][:, None]
+        self.base, self.ext = base, ext
+        if k < _SEQUENTIAL:
+            num = self.low_num[base][:, None] + self.pair_x[ext][None, :]
+            den = self.low_den[base][:, None] + pw[ext][None, :]
+        else:  # pairwise sums: add the K entries as the table does
+            rows = np.concatenate((np.repeat(low[base][:, : k - 1], ext.size, axis=0),
+                                   np.tile(ext, base.size)[:, None]), axis=1)
+            num = _rowsum(self.pair_x[rows], k).reshape(base.size, ext.size)
+            den = _rowsum(pw[rows], k).reshape(base.size, ext.size)
+        self.top_ratio = np.where(fits, num / (1.0 + den), -np.inf)
+
+    def best(self) -> tuple[float, NDArray[np.int64]]:
+        """The best ratio of the table and the flat entries of its first best row."""
+        i = int(np.argmax(self.ratio))
+        value = float(self.ratio[i])
+        row = self.low[i][self.low[i] >= 0]
+        if self.top_ratio.size:
+            top = float(self.top_ratio.max())
+            if top > value:  # a tie goes to the earlier row (fewer pairs)
+                s, q = np.nonzero(self.top_ratio == top)
+                rows = np.concatenate((self.low[self.base[s]][:, : self.k - 1],
+                                       self.ext[q][:, None]), axis=1)
+                if rows.shape[0] > 1:  # table order: columns, then ranks
+                    cols = self.pair_col[rows]
+                    ranks = rows - cols * self.c
+                    rows = rows[np.lexsort((*ranks.T[::-1], *cols.T[::-1]))]
+                value, row = top, rows[0]
+        return value, row
+
+    def best_without(self, excl: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The best ratio of the rows without ad ``excl[p]``, for each ``p``."""
+        has = (self.low_ads[None, :, :] == excl[:, None, None]).any(axis=2)
+        out = np.where(has, -np.inf, self.ratio[None, :]).max(axis=1)
+        if self.top_ratio.size:
+            b_has = (self.low_ads[self.base][None, :, :] == excl[:, None, None]).any(axis=2)
+            q_has = self.pair_ad[self.ext][None, :] == excl[:, None]
+            for p in range(excl.size):
+                r = self.top_ratio[~b_has[p]][:, ~q_has[p]]
+                if r.size:
+                    out[p] = max(out[p], float(r.max()))
+        return np.asarray(out)
 
 
 def mnl_round_steps(
@@ -160,47 +266,52 @@ def mnl_round_steps(
     c = lists.shape[1]
     if c > MAX_LIST or _size(m, k, c) > MAX_TABLE:
         return None
-    ads, cols, num, den = _enumerate(lists, k, w, b)
-    ratio = num / (1.0 + den)
-    best = int(np.argmax(ratio))
-    value = float(ratio[best])
+    table = _Table(lists, k, w, b)
+    value, row = table.best()
     assign = np.full(n, -1, dtype=np.int64)
-    used = ads[best] >= 0
-    assign[ads[best][used]] = cols[best][used]
+    assign[table.pair_ad[row]] = table.pair_col[row]
     lam0 = np.full(n, value)
-    for i in np.flatnonzero(assign >= 0).tolist():
-        lam0[i] = float(np.where((ads == i).any(axis=1), -np.inf, ratio).max())
+    shown = np.flatnonzero(assign >= 0)
+    if shown.size:  # the optimum without each shown ad
+        lam0[shown] = table.best_without(shown)
     # tasks that can be shown somewhere on their range: shown now, or able to beat
     # the optimum without them (an ad is shown only above the optimal ratio)
     live = np.flatnonzero((assign >= 0) | (top > lam0))
-    # lines of "i at j plus others' pairs": others' allocations of <= K - 1 pairs
-    s_ads, s_cols, s_num, s_den = _enumerate(lists, k - 1, w, b) if k > 1 else (
-        np.full((1, 1), -1), np.full((1, 1), -1), np.zeros(1), np.zeros(1))
-    n_sub = s_num.size
     t = live.size
-    wl = w[live]  # (t, m)
-    uses_col = (s_cols[None, :, :] == np.arange(m)[:, None, None]).any(axis=2)  # (m, S)
-    has_ad = (s_ads[None, :, :] == live[:, None, None]).any(axis=2)  # (t, S)
-    ok = (~uses_col[None, :, :]) & (~has_ad[:, None, :]) & (wl[:, :, None] > 0)
-    denom = 1.0 + wl[:, :, None] + s_den[None, None, :]
-    slope = np.where(ok, wl[:, :, None] / denom, 0.0).reshape(t, m * n_sub)
-    icpt = np.where(ok, s_num[None, None, :] / denom, -np.inf).reshape(t, m * n_sub)
-    line_pos = np.repeat(np.arange(m), n_sub)
-    before = (np.where(s_cols >= 0, s_cols, m)[None, :, :]
-              < np.arange(m)[:, None, None]).sum(axis=2).reshape(-1)  # (m * S,)
+    # lines of "i at j plus others' pairs": the rows of at most K - 1 pairs
+    s_ads, s_cols, s_num, s_den = table.low_ads, table.low_cols, table.sub_num, table.sub_den
+    n_sub = s_num.size
+    wl, top_l, lam_l = w[live], top[live], lam0[live]
+    # a line can only beat "not shown" at the top of the range, top w + N >
+    # lam0 (1 + w + D), if N - lam0 D > lam0 (1 + w) - top w; the slack is far
+    # above the round-off of either side, and the exact test follows
+    tol = 1e-9 * (float(b.max()) + float(top.max())) * (1.0 + (k + 1) * float(w.max()))
+    gain = s_num[None, :] - lam_l[:, None] * s_den[None, :]  # (t, S)
+    need = lam_l[:, None] * (1.0 + wl) - top_l[:, None] * wl  # (t, m)
+    uses_col = np.zeros((m + 1, n_sub), dtype=bool)
+    uses_col[np.where(s_cols >= 0, s_cols, m), np.arange(n_sub)[:, None]] = True
+    has_ad = np.zeros((n + 1, n_sub), dtype=bool)
+    has_ad[np.where(s_ads >= 0, s_ads, n), np.arange(n_sub)[:, None]] = True
+    cand = ((gain[:, None, :] > need[:, :, None] - tol)
+            & ~uses_col[None, :m, :] & ~has_ad[live][:, None, :] & (wl[:, :, None] > 0))
+    ct, cj, cs = np.nonzero(cand)  # in (task, position, row) order
+    denom = 1.0 + wl[ct, cj] + s_den[cs]
+    c_slope = wl[ct, cj] / denom
+    c_icpt = s_num[cs] / denom
     # lines increase in z: one below "not shown" at the top of the range never wins
-    top_l = top[live]
-    alive = slope * top_l[:, None] + icpt > lam0[live][:, None]
-    width = max(int(alive.sum(axis=1).max(initial=0)), 1)
-    pick = np.argsort(~alive, axis=1, kind="stable")[:, :width]  # surviving lines first
-    got = np.take_along_axis(alive, pick, axis=1)
-    slope = np.where(got, np.take_along_axis(slope, pick, axis=1), 0.0)
-    icpt = np.where(got, np.take_along_axis(icpt, pick, axis=1), -np.inf)
-    # the constant line "not shown" first
-    slope = np.concatenate((np.zeros((t, 1)), slope), axis=1)
-    icpt = np.concatenate((lam0[live][:, None], icpt), axis=1)
-    line_pos = np.concatenate((np.full((t, 1), -1), line_pos[pick]), axis=1)
-    line_rank = np.concatenate((np.full((t, 1), -1), before[pick]), axis=1)
+    alive = c_slope * top_l[ct] + c_icpt > lam_l[ct]
+    ct, cj, cs, c_slope, c_icpt = ct[alive], cj[alive], cs[alive], c_slope[alive], c_icpt[alive]
+    counts = np.bincount(ct, minlength=t)
+    width = max(int(counts.max(initial=0)), 1)
+    slot = np.arange(ct.size) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    # the constant line "not shown" first, then the surviving lines, padded
+    slope = np.zeros((t, width + 1))
+    icpt = np.full((t, width + 1), -np.inf)
+    icpt[:, 0] = lam_l
+    line_pos = np.full((t, width + 1), -1, dtype=np.int64)
+    line_rank = np.full((t, width + 1), -1, dtype=np.int64)
+    slope[ct, slot], icpt[ct, slot], line_pos[ct, slot] = c_slope, c_icpt, cj
+    line_rank[ct, slot] = (np.where(s_cols[cs] >= 0, s_cols[cs], m) < cj[:, None]).sum(axis=1)
     # Eisner-Severance over the table, all live tasks at once
     rows = np.arange(t)
     hi_idx = np.argmax(slope * top_l[:, None] + icpt, axis=1)
@@ -253,9 +364,9 @@ def mnl_round_steps(
 
 
 def _best(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
-          assignment: NDArray[np.int64] | None) -> tuple[float, NDArray[np.int64]] | None:
-    """Optimal value and assignment of one MNL problem by enumeration, or ``None``."""
-    n, m = w.shape
+          assignment: NDArray[np.int64] | None) -> float | None:
+    """Optimal value of one MNL problem by enumeration, or ``None``."""
+    m = w.shape[1]
     alone = (b[:, None] * w / (1.0 + w)).max(axis=1)
     lam_lb = max(float(alone.max()), 0.0)
     if assignment is not None:
@@ -268,13 +379,8 @@ def _best(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
     c = lists.shape[1]
     if c > MAX_LIST or _size(m, k, c) > MAX_TABLE:
         return None
-    ads, cols, num, den = _enumerate(lists, k, w, b)
-    ratio = num / (1.0 + den)
-    best = int(np.argmax(ratio))
-    assign = np.full(n, -1, dtype=np.int64)
-    used = ads[best] >= 0
-    assign[ads[best][used]] = cols[best][used]
-    return float(ratio[best]), assign
+    # only the pairs that can be in a row reaching lam_lb (below the best)
+    return _Table(lists, k, w, b).best()[0]
 
 
 def mnl_optimum(odds: NDArray[np.float64], coef: NDArray[np.float64], slots: int,
@@ -287,4 +393,4 @@ def mnl_optimum(odds: NDArray[np.float64], coef: NDArray[np.float64], slots: int
     """
     found = _best(np.asarray(odds, dtype=np.float64), np.asarray(coef, dtype=np.float64),
                   int(slots), assignment)
-    return None if found is None else found[0]
+    return found
