@@ -39,6 +39,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -286,12 +287,18 @@ def generator_params(kind: str) -> dict[str, Any]:
     >>> generator_params("uniform")
     {'low': 0.0, 'high': 0.5}
     """
-    func = _generator(kind)
-    return {
-        name: p.default
+    return dict(_keyword_params(_generator(kind)))
+
+
+@cache
+def _keyword_params(func: Callable[..., Any]) -> tuple[tuple[str, Any], ...]:
+    """``(name, default)`` of ``func``'s keyword-only parameters but ``rng``
+    (``inspect.signature`` once per function: markets are drawn every round)."""
+    return tuple(
+        (name, p.default)
         for name, p in inspect.signature(func).parameters.items()
         if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "rng"
-    }
+    )
 
 
 def _generator(kind: Any) -> Callable[..., NDArray[np.float64]]:
