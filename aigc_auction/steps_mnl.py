@@ -125,6 +125,14 @@ def _lists(w: NDArray[np.float64], b: NDArray[np.float64], k: int, lam_lb: float
     return np.ascontiguousarray(lists.T)
 
 
+@cache
+def _columns(m: int, c: int) -> NDArray[np.int64]:
+    """Column of each flat list entry ``col * c + rank``, and ``-1`` for padding."""
+    out = np.append(np.repeat(np.arange(m), c), -1)
+    out.setflags(write=False)
+    return out
+
+
 class _Table:
     """The table of one list set: its rows of fewer than ``K`` pairs, and the
     rows of ``K`` pairs as (row of ``K - 1`` pairs) + (one pair to its right).
@@ -132,71 +140,86 @@ class _Table:
     Attributes
     ----------
     pair_ad, pair_col : ndarray of int, shape (m * c + 1,)
-        Ad and column of each flat list entry, the last entry ``-1`` (padding).
-    pair_w, pair_x : ndarray of shape (m * c + 1,)
-        ``w`` and ``b w`` of each entry (``0`` for padding).
+        Ad and column of each flat list entry ``col * c + rank``, ``-1`` for an
+        empty entry; the last entry is padding.
     low : ndarray of int, shape (R, max(K - 1, 1))
         Flat entries of the rows of fewer than ``K`` pairs in table order, ``-1``
         padded (row 0 is the empty row).
     low_ads, low_cols : ndarray of int, like ``low``
-    low_num, low_den : ndarray of shape (R,)
-        ``N = sum b w`` and ``D = sum w`` of each row, summed as the table does.
+    sub_num, sub_den : ndarray of shape (R,)
+        ``N = sum b w`` and ``D = sum w`` of each of those rows, summed as the
+        table of at most ``K - 1`` pairs does.
     ratio : ndarray of shape (R,)
-        ``N / (1 + D)``.
-    top_ratio : ndarray of shape (S, Q)
-        Ratio of row ``base[s]`` (``K - 1`` pairs) plus entry ``ext[q]``,
-        ``-inf`` where that is not a row (a column not to the right, or an ad
-        already in it).
+        ``N / (1 + D)`` (summed as the table of ``K`` pairs does).
+    base, ext : ndarray of int
+        The rows of exactly ``K - 1`` pairs (indices into ``low``) and the
+        non-empty entries.
+    top_ratio : ndarray of shape (len(base), len(ext))
+        Ratio of row ``base[s]`` plus entry ``ext[q]``: every row of ``K``
+        pairs once, ``-inf`` where that is not a row (a column not to the right
+        of the row's, or an ad already in it).
     """
 
     def __init__(self, lists: NDArray[np.int64], k: int, w: NDArray[np.float64],
                  b: NDArray[np.float64]) -> None:
         m, c = lists.shape
         ad = np.append(lists.ravel(), -1)
-        col = np.append(np.repeat(np.arange(m), c), -1)
-        a0 = np.maximum(ad, 0)
-        pw = np.where(ad >= 0, w[a0, np.maximum(col, 0)], 0.0)
-        self.pair_ad, self.pair_col, self.pair_w, self.pair_x = ad, col, pw, b[a0] * pw
+        col = _columns(m, c)
+        ext = np.flatnonzero(ad >= 0)
+        pw = np.zeros(ad.size)
+        pw[ext] = w[ad[ext], col[ext]]
+        px = np.zeros(ad.size)
+        px[ext] = b[ad[ext]] * pw[ext]
+        self.pair_ad, self.pair_col, self.k, self.c = ad, col, k, c
+        # the rows of 0, 1, ..., K - 1 pairs, in table order
         width = max(k - 1, 1)
-        blocks = [np.full((1, width), -1, dtype=np.int64)]
-        for s in range(1, k):
+        blocks: list[NDArray[np.int64]] = [np.full(1, -1, dtype=np.int64)[:, None]]
+        if k > 1:
+            blocks.append(ext[:, None])
+        for s in range(2, k):
             flat = _level(m, s, c)
             a = ad[flat]  # (s, R)
             valid = (a >= 0).all(axis=0)
             for u in range(s):
                 for v in range(u + 1, s):
                     valid &= a[u] != a[v]
-            block = np.full((int(valid.sum()), width), -1, dtype=np.int64)
-            block[:, :s] = flat[:, valid].T
-            blocks.append(block)
-        low = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-        self.k, self.c, self.low = k, c, low
-        self.low_ads, self.low_cols = ad[low], col[low]
-        self.low_size = np.repeat(np.arange(len(blocks)), [x.shape[0] for x in blocks])
-        x, ww = self.pair_x[low], pw[low]
-        self.low_num, self.low_den = _rowsum(x, k), _rowsum(ww, k)
-        if k - 1 >= _SEQUENTIAL or k >= _SEQUENTIAL:  # the lines' sums, k - 1 wide
+            blocks.append(flat[:, valid].T)
+        sizes = [x.shape[0] for x in blocks]
+        low = np.full((sum(sizes), width), -1, dtype=np.int64)
+        r0 = 0
+        for s, block in enumerate(blocks):
+            low[r0: r0 + sizes[s], : max(s, 1)] = block
+            r0 += sizes[s]
+        self.low, self.low_ads, self.low_cols = low, ad[low], col[low]
+        x, ww = px[low], pw[low]
+        num, den = _rowsum(x, k), _rowsum(ww, k)
+        if k >= _SEQUENTIAL:  # the lines' sums, K - 1 wide
             self.sub_num, self.sub_den = _rowsum(x, k - 1), _rowsum(ww, k - 1)
         else:
-            self.sub_num, self.sub_den = self.low_num, self.low_den
-        self.ratio = self.low_num / (1.0 + self.low_den)
+            self.sub_num, self.sub_den = num, den
+        self.ratio = num / (1.0 + den)
         # rows of K pairs: a row of K - 1 pairs and one entry in a later column
-        base = np.flatnonzero(self.low_size == k - 1)
-        ext = np.flatnonzero(ad >= 0)
-        b_ads, b_cols = self.low_ads[base][:, : k - 1], self.low_cols[base][:, : k - 1]
-        fits = col[ext][None, :] > b_cols.max(axis=1, initial=-1)[:, None]  # (S, Q)
+        base = np.arange(low.shape[0] - sizes[-1], low.shape[0])
+        b_ads = self.low_ads[base]
+        last = self.low_cols[base, max(k - 2, 0)] if k > 1 else np.full(1, -1)
+        fits = col[ext][None, :] > last[:, None]  # (S, Q): columns increase
         for u in range(k - 1):
             fits &= ad[ext][None, :] != b_ads[:, u][:, None]
-        self.base, self.ext = base, ext
         if k < _SEQUENTIAL:
-            num = self.low_num[base][:, None] + self.pair_x[ext][None, :]
-            den = self.low_den[base][:, None] + pw[ext][None, :]
+            t_num = num[base][:, None] + px[ext][None, :]
+            t_den = den[base][:, None] + pw[ext][None, :]
         else:  # pairwise sums: add the K entries as the table does
             rows = np.concatenate((np.repeat(low[base][:, : k - 1], ext.size, axis=0),
                                    np.tile(ext, base.size)[:, None]), axis=1)
-            num = _rowsum(self.pair_x[rows], k).reshape(base.size, ext.size)
-            den = _rowsum(pw[rows], k).reshape(base.size, ext.size)
-        self.top_ratio = np.where(fits, num / (1.0 + den), -np.inf)
+            t_num = _rowsum(px[rows], k).reshape(base.size, ext.size)
+            t_den = _rowsum(pw[rows], k).reshape(base.size, ext.size)
+        self.base, self.ext = base, ext
+        self.top_ratio = np.where(fits, t_num / (1.0 + t_den), -np.inf)
+
+    def value(self) -> float:
+        """The best ratio of the table."""
+        top = float(self.top_ratio.max()) if self.top_ratio.size else -np.inf
+        return max(float(self.ratio.max()), top)
 
     def best(self) -> tuple[float, NDArray[np.int64]]:
         """The best ratio of the table and the flat entries of its first best row."""
@@ -216,17 +239,21 @@ class _Table:
                 value, row = top, rows[0]
         return value, row
 
-    def best_without(self, excl: NDArray[np.int64]) -> NDArray[np.float64]:
-        """The best ratio of the rows without ad ``excl[p]``, for each ``p``."""
-        has = (self.low_ads[None, :, :] == excl[:, None, None]).any(axis=2)
-        out = np.where(has, -np.inf, self.ratio[None, :]).max(axis=1)
+    def best_without(self, excl: NDArray[np.int64], has_ad: NDArray[np.bool_]
+                     ) -> NDArray[np.float64]:
+        """The best ratio of the rows without ad ``excl[p]``, for each ``p``
+        (``has_ad[a, r]``: row ``r`` of ``low`` holds ad ``a``)."""
+        out = np.where(has_ad[excl], -np.inf, self.ratio[None, :]).max(axis=1)
         if self.top_ratio.size:
-            b_has = (self.low_ads[self.base][None, :, :] == excl[:, None, None]).any(axis=2)
-            q_has = self.pair_ad[self.ext][None, :] == excl[:, None]
-            for p in range(excl.size):
-                r = self.top_ratio[~b_has[p]][:, ~q_has[p]]
-                if r.size:
-                    out[p] = max(out[p], float(r.max()))
+            # per row of K - 1 pairs: its best extension, and the best by another ad
+            q1 = np.argmax(self.top_ratio, axis=1)
+            r1 = self.top_ratio[np.arange(q1.size), q1]
+            a1 = self.pair_ad[self.ext[q1]]
+            r2 = np.where(self.pair_ad[self.ext][None, :] != a1[:, None], self.top_ratio,
+                          -np.inf).max(axis=1)
+            best = np.where(a1[None, :] == excl[:, None], r2[None, :], r1[None, :])
+            out = np.maximum(out, np.where(has_ad[excl][:, self.base], -np.inf, best).max(
+                axis=1))
         return np.asarray(out)
 
 
@@ -272,15 +299,17 @@ def mnl_round_steps(
     assign[table.pair_ad[row]] = table.pair_col[row]
     lam0 = np.full(n, value)
     shown = np.flatnonzero(assign >= 0)
+    n_sub = table.low.shape[0]
+    has_ad = np.zeros((n + 1, n_sub), dtype=bool)  # the ads of each row (n: none)
+    has_ad[np.where(table.low_ads >= 0, table.low_ads, n), np.arange(n_sub)[:, None]] = True
     if shown.size:  # the optimum without each shown ad
-        lam0[shown] = table.best_without(shown)
+        lam0[shown] = table.best_without(shown, has_ad)
     # tasks that can be shown somewhere on their range: shown now, or able to beat
     # the optimum without them (an ad is shown only above the optimal ratio)
     live = np.flatnonzero((assign >= 0) | (top > lam0))
     t = live.size
     # lines of "i at j plus others' pairs": the rows of at most K - 1 pairs
-    s_ads, s_cols, s_num, s_den = table.low_ads, table.low_cols, table.sub_num, table.sub_den
-    n_sub = s_num.size
+    s_cols, s_num, s_den = table.low_cols, table.sub_num, table.sub_den
     wl, top_l, lam_l = w[live], top[live], lam0[live]
     # a line can only beat "not shown" at the top of the range, top w + N >
     # lam0 (1 + w + D), if N - lam0 D > lam0 (1 + w) - top w; the slack is far
@@ -290,8 +319,6 @@ def mnl_round_steps(
     need = lam_l[:, None] * (1.0 + wl) - top_l[:, None] * wl  # (t, m)
     uses_col = np.zeros((m + 1, n_sub), dtype=bool)
     uses_col[np.where(s_cols >= 0, s_cols, m), np.arange(n_sub)[:, None]] = True
-    has_ad = np.zeros((n + 1, n_sub), dtype=bool)
-    has_ad[np.where(s_ads >= 0, s_ads, n), np.arange(n_sub)[:, None]] = True
     cand = ((gain[:, None, :] > need[:, :, None] - tol)
             & ~uses_col[None, :m, :] & ~has_ad[live][:, None, :] & (wl[:, :, None] > 0))
     ct, cj, cs = np.nonzero(cand)  # in (task, position, row) order
@@ -380,7 +407,7 @@ def _best(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
     if c > MAX_LIST or _size(m, k, c) > MAX_TABLE:
         return None
     # only the pairs that can be in a row reaching lam_lb (below the best)
-    return _Table(lists, k, w, b).best()[0]
+    return _Table(lists, k, w, b).value()
 
 
 def mnl_optimum(odds: NDArray[np.float64], coef: NDArray[np.float64], slots: int,
