@@ -10,7 +10,8 @@ Examples
 --------
 >>> from aigc_auction.data import example_config, example_configs
 >>> example_configs()
-['a_mechanisms', 'b_separability', 'c_misspecification', 'd_cascade_approx', 'smoke']
+['a_mechanisms', 'b_separability', 'c_misspecification', 'd_cascade_approx',
+ 'e_design_from_fit', 'f_formats', 'smoke']
 >>> example_config("smoke").name
 'smoke.toml'
 """
@@ -60,7 +61,7 @@ def example_config(name: str) -> Path:
     Traceback (most recent call last):
     ...
     ValueError: `name` must be one of ['a_mechanisms', 'b_separability', \
-'c_misspecification', 'd_cascade_approx', 'smoke']; got 'nope'
+'c_misspecification', 'd_cascade_approx', 'e_design_from_fit', 'f_formats', 'smoke']; got 'nope'
     """
     if not isinstance(name, str):
         raise TypeError(f"`name` must be a config name (str); got {type(name).__name__}")
