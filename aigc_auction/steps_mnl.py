@@ -120,9 +120,9 @@ def _lists(w: NDArray[np.float64], b: NDArray[np.float64], k: int, lam_lb: float
     dom = b_ge & (e_k >= e_o) & (first[:, :, None] | (e_k > e_o)) & ok[:, None, :]
     keep = ok & (dom.sum(axis=0) <= k)  # (r, m): at most K dominators (k' = k never counts)
     c = max(int(keep.sum(axis=0).max()), 1)
-    order = np.argsort(np.where(keep, -e, np.inf), axis=0, kind="stable")[:c]  # (c, m)
-    lists = np.where(np.take_along_axis(keep, order, axis=0), cand[order], -1)
-    return np.ascontiguousarray(lists.T)
+    order = np.argsort(np.where(keep, -e, np.inf).T, axis=1, kind="stable")[:, :c]  # (m, c)
+    cols = np.arange(m)[:, None]
+    return np.where(keep[order, cols], cand[order], -1)
 
 
 @cache
@@ -199,12 +199,17 @@ class _Table:
             self.sub_num, self.sub_den = num, den
         self.ratio = num / (1.0 + den)
         # rows of K pairs: a row of K - 1 pairs and one entry in a later column
+        # (rows ending at the last column have none, entries of column 0 extend none)
         base = np.arange(low.shape[0] - sizes[-1], low.shape[0])
+        last = self.low_cols[base, k - 2] if k > 1 else np.full(1, -1)
+        base, last = base[last < m - 1], last[last < m - 1]
+        if k > 1:
+            ext = ext[col[ext] > 0]
+        e_ad, e_col = ad[ext], col[ext]
+        fits = e_col[None, :] > last[:, None]  # (S, Q)
         b_ads = self.low_ads[base]
-        last = self.low_cols[base, max(k - 2, 0)] if k > 1 else np.full(1, -1)
-        fits = col[ext][None, :] > last[:, None]  # (S, Q): columns increase
         for u in range(k - 1):
-            fits &= ad[ext][None, :] != b_ads[:, u][:, None]
+            fits &= e_ad[None, :] != b_ads[:, u][:, None]
         if k < _SEQUENTIAL:
             t_num = num[base][:, None] + px[ext][None, :]
             t_den = den[base][:, None] + pw[ext][None, :]
@@ -213,47 +218,59 @@ class _Table:
                                    np.tile(ext, base.size)[:, None]), axis=1)
             t_num = _rowsum(px[rows], k).reshape(base.size, ext.size)
             t_den = _rowsum(pw[rows], k).reshape(base.size, ext.size)
+        t_den += 1.0
         self.base, self.ext = base, ext
-        self.top_ratio = np.where(fits, t_num / (1.0 + t_den), -np.inf)
+        self.top_ratio = np.divide(t_num, t_den, out=np.full(fits.shape, -np.inf), where=fits)
+        # each row's best extension (the first among equals)
+        self.q1 = np.argmax(self.top_ratio, axis=1) if ext.size else np.zeros(base.size, int)
+        self.r1 = (self.top_ratio[np.arange(base.size), self.q1] if ext.size
+                   else np.full(base.size, -np.inf))
 
     def value(self) -> float:
         """The best ratio of the table."""
-        top = float(self.top_ratio.max()) if self.top_ratio.size else -np.inf
-        return max(float(self.ratio.max()), top)
+        return max(float(self.ratio.max()), float(self.r1.max(initial=-np.inf)))
 
     def best(self) -> tuple[float, NDArray[np.int64]]:
         """The best ratio of the table and the flat entries of its first best row."""
         i = int(np.argmax(self.ratio))
         value = float(self.ratio[i])
         row = self.low[i][self.low[i] >= 0]
-        if self.top_ratio.size:
-            top = float(self.top_ratio.max())
-            if top > value:  # a tie goes to the earlier row (fewer pairs)
+        top = float(self.r1.max(initial=-np.inf))
+        if top > value:  # a tie goes to the earlier row (fewer pairs)
+            s = np.flatnonzero(self.r1 == top)
+            if s.size == 1 and np.count_nonzero(self.top_ratio[s[0]] == top) == 1:
+                q = self.q1[s]
+            else:  # several best rows: the first in table order (columns, then ranks)
                 s, q = np.nonzero(self.top_ratio == top)
-                rows = np.concatenate((self.low[self.base[s]][:, : self.k - 1],
-                                       self.ext[q][:, None]), axis=1)
-                if rows.shape[0] > 1:  # table order: columns, then ranks
-                    cols = self.pair_col[rows]
-                    ranks = rows - cols * self.c
-                    rows = rows[np.lexsort((*ranks.T[::-1], *cols.T[::-1]))]
-                value, row = top, rows[0]
+            rows = np.concatenate((self.low[self.base[s]][:, : self.k - 1],
+                                   self.ext[q][:, None]), axis=1)
+            if rows.shape[0] > 1:
+                cols = self.pair_col[rows]
+                ranks = rows - cols * self.c
+                rows = rows[np.lexsort((*ranks.T[::-1], *cols.T[::-1]))]
+            value, row = top, rows[0]
         return value, row
 
     def best_without(self, excl: NDArray[np.int64], has_ad: NDArray[np.bool_]
                      ) -> NDArray[np.float64]:
         """The best ratio of the rows without ad ``excl[p]``, for each ``p``
         (``has_ad[a, r]``: row ``r`` of ``low`` holds ad ``a``)."""
-        out = np.where(has_ad[excl], -np.inf, self.ratio[None, :]).max(axis=1)
-        if self.top_ratio.size:
-            # per row of K - 1 pairs: its best extension, and the best by another ad
-            q1 = np.argmax(self.top_ratio, axis=1)
-            r1 = self.top_ratio[np.arange(q1.size), q1]
-            a1 = self.pair_ad[self.ext[q1]]
-            r2 = np.where(self.pair_ad[self.ext][None, :] != a1[:, None], self.top_ratio,
-                          -np.inf).max(axis=1)
-            best = np.where(a1[None, :] == excl[:, None], r2[None, :], r1[None, :])
-            out = np.maximum(out, np.where(has_ad[excl][:, self.base], -np.inf, best).max(
-                axis=1))
+        hx = has_ad[excl]
+        out = np.where(hx, -np.inf, self.ratio[None, :]).max(axis=1)
+        if self.base.size and self.ext.size:
+            # a row's best extension, or its best by another ad where that is excluded
+            a1 = self.pair_ad[self.ext[self.q1]]
+            is_excl = np.zeros(has_ad.shape[0], dtype=bool)
+            is_excl[excl] = True
+            clash = np.flatnonzero(is_excl[a1])
+            r2 = np.full(a1.size, -np.inf)
+            if clash.size:
+                sub = self.top_ratio[clash]
+                r2[clash] = np.where(self.pair_ad[self.ext][None, :] != a1[clash][:, None],
+                                     sub, -np.inf).max(axis=1)
+            best = np.where(a1[None, :] == excl[:, None], r2[None, :], self.r1[None, :])
+            best[hx[:, self.base]] = -np.inf
+            out = np.maximum(out, best.max(axis=1))
         return np.asarray(out)
 
 
@@ -338,7 +355,8 @@ def mnl_round_steps(
     line_pos = np.full((t, width + 1), -1, dtype=np.int64)
     line_rank = np.full((t, width + 1), -1, dtype=np.int64)
     slope[ct, slot], icpt[ct, slot], line_pos[ct, slot] = c_slope, c_icpt, cj
-    line_rank[ct, slot] = (np.where(s_cols[cs] >= 0, s_cols[cs], m) < cj[:, None]).sum(axis=1)
+    before = np.cumsum(uses_col[:m], axis=0) - uses_col[:m]  # (m, S): row's columns before j
+    line_rank[ct, slot] = before[cj, cs]
     # Eisner-Severance over the table, all live tasks at once
     rows = np.arange(t)
     hi_idx = np.argmax(slope * top_l[:, None] + icpt, axis=1)
