@@ -31,7 +31,7 @@ from .models import MNL
 from .solvers import get_solver
 from .solvers.batch import BatchData, BatchKernel
 from .steps import Rule, StepTable, batch_steps, step_kernel, step_rule
-from .steps_mnl import mnl_optimum, mnl_round_steps
+from .steps_mnl import mnl_optima, mnl_round_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -193,11 +193,34 @@ class _Engine:
         # MNL with an exact solver: every step from one enumerated table per round
         self.table = self.mnl and mechanism.solver_spec.exact and self.kernel is not None
         self.last_optimum: float | None = None
+        # the round's allocation when the table engine ran: the optimum at the
+        # values is then found later, for all such rounds at once
+        self.last_assignment: NDArray[np.int64] | None = None
 
     def optimum(self, inst: Instance, values: NDArray[np.float64]) -> float:
         if self.last_optimum is not None:
             out, self.last_optimum = self.last_optimum, None
             return out
+        return self._solve_optimum(inst, values)
+
+    def optima(self, rounds: list[tuple[Instance, NDArray[np.float64], NDArray[np.int64]]]
+               ) -> NDArray[np.float64]:
+        """The optimum of each ``(instance, values, assignment)`` of table rounds:
+        :func:`~aigc_auction.steps_mnl.mnl_optima` (what ``mnl_optimum`` gives one by
+        one, in a few array operations), the model's solver where it declines."""
+        out = np.full(len(rounds), np.nan)
+        shapes: dict[tuple[int, int], list[int]] = {}
+        for r, (inst, _, _) in enumerate(rounds):
+            shapes.setdefault((inst.n_positions, inst.slots), []).append(r)
+        for (_, slots), idx in shapes.items():
+            out[idx] = mnl_optima(np.stack([rounds[r][0].odds for r in idx]),
+                                  np.stack([rounds[r][1] for r in idx]), slots,
+                                  np.stack([rounds[r][2] for r in idx]))
+        for r in np.flatnonzero(np.isnan(out)).tolist():
+            out[r] = self._solve_optimum(rounds[r][0], rounds[r][1])
+        return out
+
+    def _solve_optimum(self, inst: Instance, values: NDArray[np.float64]) -> float:
         spec = self.opt_spec
         if spec.batch is not None:
             data = spec.batch.prepare(self.mech.model, inst.ctr)
@@ -219,11 +242,8 @@ class _Engine:
         top = max(float(g[-1]) for g in grids) * values
         t_bids = np.broadcast_to(bids, (n, n))
         fast = mnl_round_steps(inst.odds, bids, inst.slots, top) if self.table else None
-        if fast is not None:
-            tab = fast[0]
-            self.last_optimum = mnl_optimum(inst.odds, values, inst.slots, assignment=fast[1])
-        else:
-            tab = self._steps(kernel, data, inst, values, bids, top)
+        self.last_assignment = None if fast is None else fast[1]
+        tab = fast[0] if fast is not None else self._steps(kernel, data, inst, values, bids, top)
         k = tab.current
         real = {"ctr": tab.ctr[k], "payment": tab.payment(self.rule, k, bids),
                 "position": tab.position[k], "rank": tab.rank[k]}
@@ -428,6 +448,8 @@ def _run(
         rec["grid_utility"] = np.empty((rounds, n, grid.size))
         rec["optimal"] = np.empty(rounds)
     bids = np.empty(n)
+    deferred: list[int] = []
+    table_rounds: list[tuple[Instance, NDArray[np.float64], NDArray[np.int64]]] = []
     for t in range(rounds):
         if t:
             inst, values = _check_market(draw(gen), n)
@@ -445,7 +467,13 @@ def _run(
             for k in ("ctr", "payment", "position", "rank"):
                 rec[k][t] = real[k]
             rec["grid_utility"][t] = utils[0]
-            rec["optimal"][t] = engine.optimum(inst, values)
+            if engine.last_assignment is not None:
+                deferred.append(t)
+                table_rounds.append((inst, values.copy(), engine.last_assignment))
+            else:
+                rec["optimal"][t] = engine.optimum(inst, values)
+    if deferred:
+        rec["optimal"][deferred] = engine.optima(table_rounds)
     return groups, rec
 
 

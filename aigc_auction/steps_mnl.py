@@ -408,23 +408,29 @@ def mnl_round_steps(
     return tab, assign, value
 
 
-def _best(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
-          assignment: NDArray[np.int64] | None) -> float | None:
-    """Optimal value of one MNL problem by enumeration, or ``None``."""
-    m = w.shape[1]
-    alone = (b[:, None] * w / (1.0 + w)).max(axis=1)
-    lam_lb = max(float(alone.max()), 0.0)
+def _lower_bound(w: NDArray[np.float64], b: NDArray[np.float64], best_alone: float,
+                 assignment: NDArray[np.int64] | None) -> float:
+    """A value strictly below the optimum: the best single pair or the ratio of
+    ``assignment``, whichever is larger, one float lower."""
+    lam_lb = max(best_alone, 0.0)
     if assignment is not None:
         shown = np.flatnonzero(assignment >= 0)
         ww = w[shown, assignment[shown]]
         lam_lb = max(lam_lb, float(np.dot(b[shown], ww) / (1.0 + ww.sum())))
     # an ad is shown only if its bid exceeds the optimum: stay strictly below it
-    lam_lb = float(np.nextafter(lam_lb, -np.inf)) if lam_lb > 0 else 0.0
+    return float(np.nextafter(lam_lb, -np.inf)) if lam_lb > 0 else 0.0
+
+
+def _best(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
+          assignment: NDArray[np.int64] | None) -> float | None:
+    """Optimal value of one MNL problem by enumeration, or ``None``."""
+    m = w.shape[1]
+    alone = (b[:, None] * w / (1.0 + w)).max(axis=1)
+    lam_lb = _lower_bound(w, b, float(alone.max()), assignment)
     lists = _lists(w, b, k - 1, lam_lb)
     c = lists.shape[1]
     if c > MAX_LIST or _size(m, k, c) > MAX_TABLE:
         return None
-    # only the pairs that can be in a row reaching lam_lb (below the best)
     return _Table(lists, k, w, b).value()
 
 
@@ -439,3 +445,148 @@ def mnl_optimum(odds: NDArray[np.float64], coef: NDArray[np.float64], slots: int
     found = _best(np.asarray(odds, dtype=np.float64), np.asarray(coef, dtype=np.float64),
                   int(slots), assignment)
     return found
+
+
+def mnl_optima(odds: NDArray[np.float64], coef: NDArray[np.float64], slots: int,
+               assignments: NDArray[np.int64]) -> NDArray[np.float64]:
+    """:func:`mnl_optimum` of many problems at once (``NaN`` where it gives ``None``).
+
+    Parameters
+    ----------
+    odds : ndarray of shape (T, n, m)
+    coef : ndarray of shape (T, n)
+    slots : int
+    assignments : ndarray of int, shape (T, n)
+        A feasible allocation of each problem (its ratio tightens the pruning).
+
+    Returns
+    -------
+    ndarray of shape (T,)
+        Bit for bit the values :func:`mnl_optimum` returns one by one: the same
+        lists (their dominance tests vectorised over problems) and the same
+        table rows, rows a problem does not have masked instead of dropped.
+    """
+    w = np.asarray(odds, dtype=np.float64)
+    b = np.asarray(coef, dtype=np.float64)
+    t, n, m = w.shape
+    k = int(slots)
+    out = np.full(t, np.nan)
+    if t == 0:
+        return out
+    if k >= _SEQUENTIAL:  # sums in pairwise order: one by one
+        for r in range(t):
+            found = _best(w[r], b[r], k, assignments[r])
+            out[r] = np.nan if found is None else found
+        return out
+    # problems per chunk: the dominance tests hold T * n * n * m booleans
+    step = max(1, 2_000_000 // (n * n * m))
+    for lo in range(0, t, step):
+        part = slice(lo, min(lo + step, t))
+        out[part] = _optima_chunk(w[part], b[part], k, assignments[part])
+    return out
+
+
+def _optima_chunk(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
+                  assignments: NDArray[np.int64]) -> NDArray[np.float64]:
+    t, _, m = w.shape
+    out = np.full(t, np.nan)
+    alone = (b[:, :, None] * w / (1.0 + w)).max(axis=2).max(axis=1)
+    lam_lb = np.array([_lower_bound(w[r], b[r], float(alone[r]), assignments[r])
+                       for r in range(t)])
+    lists, c_of = _lists_many(w, b, k - 1, lam_lb)
+    for c in np.unique(c_of).tolist():
+        size = _size(m, k, c)
+        if c > MAX_LIST or size > MAX_TABLE:
+            continue  # None: the caller solves these
+        rows = np.flatnonzero(c_of == c)
+        for part in np.array_split(rows, -(-rows.size * size // 400_000)):
+            out[part] = _values_many(lists[part, :, :c], k, w[part], b[part],
+                                     lam_lb[part])
+    return out
+
+
+def _lists_many(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
+                lam_lb: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """:func:`_lists` of each problem, ``-1`` padded to the longest, and each one's ``c``."""
+    n = w.shape[1]
+    cand = b > lam_lb[:, None]  # (T, n)
+    e = (b - lam_lb[:, None])[:, :, None] * w  # (T, n, m)
+    ok = cand[:, :, None] & (w > 0)
+    b_ge = (b[:, :, None] >= b[:, None, :])[..., None]  # [t, k', k]
+    first = ((b[:, :, None] > b[:, None, :])
+             | (np.arange(n)[:, None] < np.arange(n)[None, :])[None])[..., None]
+    e_k, e_o = e[:, :, None, :], e[:, None, :, :]
+    dom = b_ge & (e_k >= e_o) & (first | (e_k > e_o)) & ok[:, :, None, :]
+    keep = ok & (dom.sum(axis=1) <= k)  # (T, n, m)
+    c_of = np.maximum(keep.sum(axis=1).max(axis=1), 1)
+    c = int(c_of.max())
+    order = np.argsort(np.where(keep, -e, np.inf).transpose(0, 2, 1), axis=2,
+                       kind="stable")[:, :, :c]  # (T, m, c)
+    kept = np.take_along_axis(keep.transpose(0, 2, 1), order, axis=2)
+    return np.where(kept, order, -1), c_of
+
+
+def _values_many(lists: NDArray[np.int64], k: int, w: NDArray[np.float64],
+                 b: NDArray[np.float64], lam_lb: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:meth:`_Table.value` of each problem (lists ``(T, m, c)``, ``K < 8``).
+
+    The same rows and sums, rows a problem lacks masked; of the rows of ``K``
+    pairs only those that can reach ``lam``, the larger of ``lam_lb`` and the
+    best smaller row (a value at most the optimum): a row ``S + q`` reaching it
+    has ``h(S) + e(q) >= lam`` with ``h = N - lam D`` and ``e = (b - lam) w``, so
+    ``S`` is kept only if ``h(S)`` plus the largest ``e`` to its right gets there.
+    """
+    t, m, c = lists.shape
+    ad = np.concatenate((lists.reshape(t, m * c), np.full((t, 1), -1)), axis=1)
+    col = _columns(m, c)
+    a0 = np.maximum(ad, 0)
+    rows = np.arange(t)[:, None]
+    pw = np.where(ad >= 0, w[rows, a0, np.maximum(col, 0)[None, :]], 0.0)
+    px = b[rows, a0] * pw
+    best = np.zeros(t)  # the empty row
+    # the rows of 1 .. K - 1 pairs; those of K - 1 pairs ending before the last
+    # column are the bases of the rows of K pairs (the empty row if K = 1)
+    b_num, b_den = np.zeros((t, 1)), np.zeros((t, 1))
+    b_ok = np.ones((t, 1), dtype=bool)
+    b_flat = np.zeros((0, 1), dtype=np.int64)
+    last = np.full(1, -1)
+    for size in range(1, k):
+        flat = _level(m, size, c)  # (s, R)
+        a = ad[:, flat]  # (T, s, R)
+        valid: NDArray[np.bool_] = np.asarray((a >= 0).all(axis=1))
+        for u in range(size):
+            for v in range(u + 1, size):
+                valid &= a[:, u] != a[:, v]
+        num, den = px[:, flat[0]], pw[:, flat[0]]
+        for u in range(1, size):
+            num = num + px[:, flat[u]]
+            den = den + pw[:, flat[u]]
+        best = np.maximum(best, np.where(valid, num / (1.0 + den), -np.inf).max(axis=1))
+        if size == k - 1:
+            sel = col[flat[size - 1]] < m - 1
+            b_num, b_den, b_ok = num[:, sel], den[:, sel], valid[:, sel]
+            b_flat, last = flat[:, sel], col[flat[size - 1]][sel]
+    lam = np.maximum(lam_lb, best)
+    tol = 1e-9 * b.max(axis=1) * (1.0 + k * w.max(axis=(1, 2)))
+    e = np.where(ad >= 0, px - lam[:, None] * pw, -np.inf)  # (T, mc + 1)
+    # the largest e from column j on, j = 0 .. m
+    suffix = np.full((t, m + 1), -np.inf)
+    suffix[:, :m] = np.maximum.accumulate(e[:, : m * c].reshape(t, m, c).max(axis=2)[:, ::-1],
+                                          axis=1)[:, ::-1]
+    h = b_num - lam[:, None] * b_den
+    r_i, s_i = np.nonzero(b_ok & (h + suffix[:, last + 1] >= (lam - tol)[:, None]))
+    if r_i.size == 0:
+        return best
+    first = 0 if k == 1 else c  # column 0 extends nothing
+    q_ad = ad[r_i, first: m * c]  # (R', Q): the entries of each kept row's problem
+    fits = (col[first: m * c][None, :] > last[s_i][:, None]) & (q_ad >= 0)
+    for u in range(k - 1):
+        fits &= q_ad != ad[r_i, b_flat[u, s_i]][:, None]
+    t_num = b_num[r_i, s_i][:, None] + px[r_i, first: m * c]
+    t_den = b_den[r_i, s_i][:, None] + pw[r_i, first: m * c]
+    t_den += 1.0
+    top = np.divide(t_num, t_den, out=np.full(fits.shape, -np.inf), where=fits).max(axis=1)
+    starts = np.flatnonzero(np.concatenate(([True], r_i[1:] != r_i[:-1])))
+    got = np.maximum.reduceat(top, starts)
+    best[r_i[starts]] = np.maximum(best[r_i[starts]], got)
+    return best

@@ -150,3 +150,37 @@ def test_mnl_table_steps_equal_the_envelope_search() -> None:
             assert tab.ctr[tab.current[i]] == pytest.approx(out.ctr[i], rel=1e-12, abs=1e-15)
         checked += 1
     assert checked > 250
+
+
+def test_mnl_optima_equal_mnl_optimum_one_by_one() -> None:
+    """The batched optimum of repeated rounds gives mnl_optimum's floats exactly,
+    on continuous markets and on markets full of ties (equal CTRs and values)."""
+    from aigc_auction.steps_mnl import mnl_optima, mnl_optimum, mnl_round_steps
+
+    checked = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n, m = int(rng.integers(1, 16)), int(rng.integers(1, 6))
+        k = int(rng.integers(1, m + 1))
+        rounds = int(rng.integers(1, 12))
+        if seed % 2:
+            ctr = rng.choice([0.1, 0.2, 0.4], (rounds, n, m))
+            v = rng.choice([0.0, 0.25, 0.5, 1.0], (rounds, n))
+        else:
+            ctr = rng.uniform(0.02, 0.6, (rounds, n, m))
+            v = rng.uniform(0, 1, (rounds, n))
+        odds = ctr / (1.0 - ctr)
+        assign = np.full((rounds, n), -1)
+        for r in range(rounds):
+            found = mnl_round_steps(odds[r], v[r] * 0.7, k, v[r])
+            if found is not None:
+                assign[r] = found[1]
+        got = mnl_optima(odds, v, k, assign)
+        for r in range(rounds):
+            want = mnl_optimum(odds[r], v[r], k, assignment=assign[r])
+            if want is None:
+                assert np.isnan(got[r])
+            else:
+                assert got[r] == want, (seed, r)
+                checked += 1
+    assert checked > 150
