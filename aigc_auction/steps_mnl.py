@@ -357,20 +357,19 @@ def mnl_round_steps(
     slope[ct, slot], icpt[ct, slot], line_pos[ct, slot] = c_slope, c_icpt, cj
     before = np.cumsum(uses_col[:m], axis=0) - uses_col[:m]  # (m, S): row's columns before j
     line_rank[ct, slot] = before[cj, cs]
-    # Eisner-Severance over the table, all live tasks at once
-    rows = np.arange(t)
-    hi_idx = np.argmax(slope * top_l[:, None] + icpt, axis=1)
+    # Eisner-Severance over the table, all live tasks at once: a segment is a
+    # task and its lines lo < hi (by slope), the first from "not shown" to the
+    # best line at the top of the range; the one above their crossing splits it
+    hi = np.argmax(slope * top_l[:, None] + icpt, axis=1)
+    s_hi = slope[np.arange(t), hi]
+    task = np.flatnonzero(s_hi > 0.0)
+    hi, s_hi = hi[task], s_hi[task]
+    lo = np.zeros(task.size, dtype=np.int64)
+    s_lo, i_lo, i_hi = np.zeros(task.size), lam_l[task], icpt[task, hi]
     k_task: list[NDArray[np.int64]] = []
     k_c: list[NDArray[np.float64]] = []
     k_line: list[NDArray[np.int64]] = []
-    task, lo, hi = rows, np.zeros(t, dtype=np.int64), hi_idx
     while task.size:
-        s_lo, s_hi = slope[task, lo], slope[task, hi]
-        keep = s_hi > s_lo
-        task, lo, hi, s_lo, s_hi = task[keep], lo[keep], hi[keep], s_lo[keep], s_hi[keep]
-        if task.size == 0:
-            break
-        i_lo, i_hi = icpt[task, lo], icpt[task, hi]
         cc = np.clip((i_lo - i_hi) / (s_hi - s_lo), 0.0, top_l[task])
         vals = slope[task] * cc[:, None] + icpt[task]
         mid = np.argmax(vals, axis=1)
@@ -379,31 +378,42 @@ def mnl_round_steps(
         s_mid = slope[task, mid]
         split = ((mv > ref + ABOVE_RTOL * np.maximum(np.abs(mv), np.abs(ref)))
                  & (s_lo < s_mid) & (s_mid < s_hi))
+        if not split.any():
+            k_task.append(task)
+            k_c.append(cc)
+            k_line.append(hi)
+            break
         done = ~split
         k_task.append(task[done])
         k_c.append(cc[done])
         k_line.append(hi[done])
-        task = np.concatenate((task[split], task[split]))
-        lo, hi = (np.concatenate((lo[split], mid[split])),
-                  np.concatenate((mid[split], hi[split])))
-    kt = np.concatenate([live[x] for x in k_task]) if k_task else np.empty(0, np.int64)
-    kc = np.concatenate(k_c) if k_c else np.empty(0)
+        sp = np.flatnonzero(split)
+        i_mid = icpt[task[sp], mid[sp]]
+        task = np.concatenate((task[sp], task[sp]))
+        lo, hi = np.concatenate((lo[sp], mid[sp])), np.concatenate((mid[sp], hi[sp]))
+        s_lo, s_hi = np.concatenate((s_lo[sp], s_mid[sp])), np.concatenate((s_mid[sp], s_hi[sp]))
+        i_lo, i_hi = np.concatenate((i_lo[sp], i_mid)), np.concatenate((i_mid, i_hi[sp]))
+    # assemble: every advertiser's first step (not shown) at 0, then its kinks in
+    # order of their bids (kinks at one bid in the order found)
     kl_live = np.concatenate(k_task) if k_task else np.empty(0, np.int64)
+    kc = np.concatenate(k_c) if k_c else np.empty(0)
     kl = np.concatenate(k_line) if k_line else np.empty(0, np.int64)
-    # assemble: every advertiser's first step (not shown) at 0, then its kinks
-    tasks = np.concatenate((np.arange(n), kt))
-    start = np.concatenate((np.zeros(n), kc))
-    ctr = np.concatenate((np.zeros(n), slope[kl_live, kl]))
-    pos = np.concatenate((np.full(n, -1), line_pos[kl_live, kl]))
-    rnk = np.concatenate((np.full(n, -1), line_rank[kl_live, kl]))
-    first = np.concatenate((np.zeros(n, dtype=bool), np.ones(kt.size, dtype=bool)))
-    order = np.lexsort((first, start, tasks))
-    s_task = tasks[order].astype(np.int64)
-    s_pos, s_rank = pos[order].astype(np.int64), rnk[order].astype(np.int64)
-    s_start, s_ctr = start[order], ctr[order]
-    offsets = np.searchsorted(s_task, np.arange(n + 1)).astype(np.int64)
-    tab = StepTable(s_task, s_start, s_ctr, s_pos, s_rank, offsets, np.zeros(n, dtype=np.int64))
-    current = tab.locate(np.arange(n), b)
+    kt = live[kl_live]
+    order = np.lexsort((kc, kt))
+    kt, kc, kl_live, kl = kt[order], kc[order], kl_live[order], kl[order]
+    per = np.bincount(kt, minlength=n) + 1
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(per, out=offsets[1:])
+    size = int(offsets[-1])
+    s_task = np.repeat(np.arange(n), per)
+    s_start, s_ctr = np.zeros(size), np.zeros(size)
+    s_pos, s_rank = np.full(size, -1, dtype=np.int64), np.full(size, -1, dtype=np.int64)
+    at = np.arange(kt.size) + kt + 1  # each kink's step (one first step per task)
+    s_start[at], s_ctr[at] = kc, slope[kl_live, kl]
+    s_pos[at], s_rank[at] = line_pos[kl_live, kl], line_rank[kl_live, kl]
+    # the step of each advertiser's bid: its kinks at or below the bid (none at 0)
+    below = (kc <= b[kt]) & (b[kt] > 0)
+    current = offsets[:-1] + np.bincount(kt[below], minlength=n)
     tab = StepTable(s_task, s_start, s_ctr, s_pos, s_rank, offsets, current)
     return tab, assign, value
 
