@@ -26,7 +26,7 @@ from aigc_auction.sweep import FIT_PREFIX
 HERE = Path(__file__).resolve().parent
 MODELS = {"mnl": "MNL", "cascade": "cascade"}
 FAMILIES = {"cascade": "cascade", "mnl": "MNL", "pbm": "PBM", "independent": "independent"}
-MECHANISMS = {"gsp": "GSP", "first_price": "first price"}
+MECHANISMS = {"vcg": "VCG", "myerson": "Myerson", "gsp": "GSP", "first_price": "first price"}
 
 
 def _config(folder: Path) -> dict:
@@ -112,12 +112,13 @@ def experiment_e(folder: Path, out: Path) -> None:
         out / "e_revenue.png")
     table = vcg.pivot_table(index=["param_true_model", "design"],
                             columns="param_logged_sessions", values="efficiency",
-                            aggfunc="mean")
+                            aggfunc="mean", sort=False)
     table.index.names = ["true users", "design"]
     print("\nVCG efficiency (mean over markets), by logged sessions:\n")
     print(_markdown(table))
     fitted = mye[~mye["design"].str.endswith("(oracle)")]
-    grouped = fitted.groupby(["param_true_model", "design", "param_logged_sessions"])
+    grouped = fitted.groupby(["param_true_model", "design", "param_logged_sessions"],
+                             sort=False)
     share = (grouped[LOST].mean() / grouped["oracle_revenue"].mean()).unstack()
     share.index.names = ["true users", "design"]
     print("\nMyerson revenue lost, share of the oracle's revenue on the same markets:\n")
@@ -140,7 +141,7 @@ def f_frame(df: pd.DataFrame, burn_in: int) -> pd.DataFrame:
         "param_n_advertisers": rows["param_n_advertisers"],
         "param_user_model": rows["true_model"].map(MODELS),
         "param_bidders": bidders,
-        "mechanism": rows["mechanism"].map(lambda m: MECHANISMS.get(m, m)),
+        "mechanism": rows["mechanism"].map(MECHANISMS),
         "design_model": rows["design_model"],
         "true_model": rows["true_model"],
         "revenue": rows["revenue"],
@@ -162,7 +163,8 @@ def experiment_f(folder: Path, out: Path) -> None:
             out / f"f_{y}.png")
     for y in ("revenue", "efficiency"):
         table = data.pivot_table(index=["param_user_model", "param_bidders", "mechanism"],
-                                 columns="param_n_advertisers", values=y, aggfunc="mean")
+                                 columns="param_n_advertisers", values=y, aggfunc="mean",
+                                 sort=False)
         table.index.names = ["users", "bidders", "mechanism"]
         print(f"\n{y} (mean over markets), by n:\n")
         print(_markdown(table))
