@@ -115,7 +115,7 @@ def test_keys_round_trip_and_sweep_as_param_columns():
 
 def test_rows_equal_the_reference():
     """Learned bids and fits through both paths, to 1e-12."""
-    cfg = SweepConfig.from_dict(CONFIG)
+    cfg = SweepConfig.from_dict({**CONFIG, "replicates": 1})
     root = np.random.SeedSequence(cfg.seed)
     tasks = list(range(cfg.n_tasks))
     _, fast, f1 = run_chunk(cfg, tasks, root)
@@ -149,7 +149,8 @@ def test_rows_do_not_depend_on_chunking_or_executor():
 def test_rows_are_the_documented_computation():
     """A learned-bid row and a fitted-design row recomputed from the library calls
     and the task streams the docs name."""
-    cfg = SweepConfig.from_dict({**CONFIG, "replicates": 2, "grid": {}})
+    cfg = SweepConfig.from_dict({**CONFIG, "replicates": 2, "grid": {},
+                                 "fit": {**CONFIG["fit"], "families": ["cascade"]}})
     df = run_sweep(cfg, executor="serial")
     truth = aa.Cascade(order="fixed", continue_after_skip=0.8)
     hedge = aa.bidders.Hedge(HEDGE["grid"], lr=HEDGE["lr"])
