@@ -420,7 +420,8 @@ def _repair(row: dict[str, NDArray[Any]], chosen: list[int]) -> float:
 
 
 def relax_rounds(row: dict[str, NDArray[Any]], base: _Base, slots: int, chosen: list[int],
-                 bound: float, *, max_states: int, deadline: float | None = None
+                 bound: float, *, max_states: int, deadline: float | None = None,
+                 value_only_last: bool = True
                  ) -> tuple[list[int] | None, float, list[int], list[int]]:
     """Rounds with growing tracked sets, from the first round's ``chosen`` / ``bound``.
 
@@ -429,8 +430,8 @@ def relax_rounds(row: dict[str, NDArray[Any]], base: _Base, slots: int, chosen: 
     ``None`` when the next round would exceed ``max_states`` states or
     ``deadline`` (``time.perf_counter()``) has passed; ``bound`` is the smallest
     relaxed value seen (an upper bound on the optimum). A round too large to keep
-    its trace (``MAX_TRACE`` bytes) is still solved for its value, then the
-    rounds stop.
+    its trace (``MAX_TRACE``) is still solved for its value if ``value_only_last``
+    (a last, tighter bound), then the rounds stop.
     """
     h_ads: list[int] = []
     h_pos: list[int] = []
@@ -451,8 +452,10 @@ def relax_rounds(row: dict[str, NDArray[Any]], base: _Base, slots: int, chosen: 
         pos_bit[h_pos] = np.left_shift(1, len(h_ads) + np.arange(len(h_pos)))
         bits = ad_bit[row["ads"]] | pos_bit[row["pos"]]
         if states * row["ads"].size > MAX_TRACE:  # too big to trace: a last bound
-            _, value = _round(row, base, slots, bits, trace_pairs=False)
-            return None, min(best, value), h_ads, h_pos
+            if value_only_last:
+                _, value = _round(row, base, slots, bits, trace_pairs=False)
+                best = min(best, value)
+            return None, best, h_ads, h_pos
         if not base.mask and row["ads"].size * (1 << h) * slots <= LAYERED_ROUND_CELLS:
             chosen, value = _layered_round(row, slots, bits)
         else:
@@ -464,7 +467,7 @@ def _continue(row: dict[str, NDArray[Any]], base: _Base, slots: int, chosen: lis
               bound: float) -> list[int]:
     """Rounds until the relaxed optimum is feasible (or a clear SolverError)."""
     done, best, h_ads, h_pos = relax_rounds(row, base, slots, chosen, bound,
-                                            max_states=MAX_STATES)
+                                            max_states=MAX_STATES, value_only_last=False)
     if done is None:
         h = len(h_ads) + len(h_pos)
         raise SolverError(
