@@ -39,7 +39,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -255,12 +255,14 @@ def lowrank_ctr(
     ...
     ValueError: `rank` must be an integer in >= 1; got 0
     """
-    n, m = _check_shape(n_advertisers, n_positions)
-    r = check_int(rank, "rank", low=1)
-    check_cells((n + m) * r, f"embeddings of `rank` {r:,} for {n:,} + {m:,} rows")
-    b = _check_real(bias, "bias")
-    s = _check_real(scale, "scale", low=0.0)
-    delta = _check_real(position_slope, "position_slope", low=0.0)
+    try:  # validated once per distinct setting (markets are drawn every round)
+        n, m, r, b, s, delta = _lowrank_settings(n_advertisers, n_positions, rank, bias,
+                                                 scale, position_slope)
+    except TypeError as exc:  # unhashable: validate here (and raise its error)
+        if "unhashable" not in str(exc):
+            raise
+        n, m, r, b, s, delta = _lowrank_settings.__wrapped__(
+            n_advertisers, n_positions, rank, bias, scale, position_slope)
     g = check_rng(rng)
     u = g.standard_normal((n, r))
     v = g.standard_normal((m, r))
@@ -268,6 +270,19 @@ def lowrank_ctr(
     from scipy import special
 
     return np.minimum(special.expit(np.clip(logit, -30.0, 30.0)), CTR_CEILING)
+
+
+@lru_cache(maxsize=64, typed=True)
+def _lowrank_settings(n_advertisers: Any, n_positions: Any, rank: Any, bias: Any, scale: Any,
+                      position_slope: Any) -> tuple[int, int, int, float, float, float]:
+    """:func:`lowrank_ctr`'s validated settings (``typed``: ``2`` and ``2.0`` differ)."""
+    n, m = _check_shape(n_advertisers, n_positions)
+    r = check_int(rank, "rank", low=1)
+    check_cells((n + m) * r, f"embeddings of `rank` {r:,} for {n:,} + {m:,} rows")
+    b = _check_real(bias, "bias")
+    s = _check_real(scale, "scale", low=0.0)
+    delta = _check_real(position_slope, "position_slope", low=0.0)
+    return n, m, r, b, s, delta
 
 
 #: Short names of the CTR generators used by sweep configs.
@@ -464,4 +479,38 @@ def draw_values(prior: Any, n: int, *, rng: Any = None) -> NDArray[np.float64]:
             f"`prior` must be a frozen scipy.stats distribution; got {prior!r}"
         )
     g = check_rng(rng)
-    return np.maximum(np.asarray(prior.rvs(size=k, random_state=g), dtype=float), 0.0)
+    uniform = _uniform_loc_scale(prior)
+    if uniform is not None:  # what scipy's uniform draws, without its per-call checks
+        vals = g.uniform(0.0, 1.0, k) * uniform[1] + uniform[0]
+    else:
+        vals = prior.rvs(size=k, random_state=g)
+    return np.maximum(np.asarray(vals, dtype=float), 0.0)
+
+
+def _uniform_loc_scale(prior: Any) -> tuple[float, float] | None:
+    """``(loc, scale)`` of a frozen ``scipy.stats.uniform`` whose draws this module
+    reproduces bit for bit (checked once per setting), else ``None``."""
+    dist = getattr(prior, "dist", None)
+    if type(dist).__name__ != "uniform_gen" or getattr(prior, "args", None) != ():
+        return None
+    kwds = getattr(prior, "kwds", None)
+    if not isinstance(kwds, dict) or not set(kwds) <= {"loc", "scale"}:
+        return None
+    loc, scale = kwds.get("loc", 0.0), kwds.get("scale", 1.0)
+    if not all(type(x) is float for x in (loc, scale)):
+        return None
+    return (loc, scale) if _uniform_reproduced(loc, scale) else None
+
+
+@cache
+def _uniform_reproduced(loc: float, scale: float) -> bool:
+    """Whether ``uniform(0, 1) * scale + loc`` is what SciPy's frozen uniform
+    draws from the same generator (values and generator state afterwards)."""
+    from scipy import stats
+
+    if not (math.isfinite(loc) and math.isfinite(scale) and scale > 0):
+        return False
+    ours, theirs = np.random.default_rng(20240229), np.random.default_rng(20240229)
+    a = ours.uniform(0.0, 1.0, 9) * scale + loc
+    b = np.asarray(stats.uniform(loc=loc, scale=scale).rvs(size=9, random_state=theirs))
+    return bool(np.array_equal(a, b) and ours.random() == theirs.random())

@@ -23,6 +23,7 @@ kernel are looped. :func:`own_bid_steps` is the one-task front end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -253,22 +254,29 @@ class StepTable:
     offsets: NDArray[np.int64]
     current: NDArray[np.int64]
 
+    @cached_property
+    def _kinks(self) -> NDArray[np.float64]:
+        """Each task's kinks (the starts of its steps but the first), ``inf`` padded:
+        shape (T, W), W the most kinks of a task."""
+        per = self.offsets[1:] - self.offsets[:-1]
+        mat = np.full((per.size, max(int(per.max(initial=1)) - 1, 0)), np.inf)
+        after = np.ones(self.start.size, dtype=bool)
+        after[self.offsets[:-1][per > 0]] = False
+        at = np.flatnonzero(after)
+        mat[self.task[at], at - self.offsets[self.task[at]] - 1] = self.start[at]
+        return mat
+
     def locate(self, tasks: NDArray[np.int64], z: NDArray[np.float64]) -> NDArray[np.int64]:
         """Step index of bid ``z[k]`` in task ``tasks[k]``; a bid at a kink gets the
         higher step, a bid ``<= 0`` the first (not shown)."""
         tasks = np.asarray(tasks, dtype=np.int64)
         z = np.asarray(z, dtype=np.float64)
-        lo, hi = self.offsets[tasks], self.offsets[tasks + 1]
-        idx = lo.copy()
-        # a few steps per task: advance while the next step starts at or below z
-        width = int((self.offsets[1:] - self.offsets[:-1]).max()) if tasks.size else 0
-        for _ in range(width - 1):
-            nxt = idx + 1
-            move = (nxt < hi) & (self.start[np.minimum(nxt, self.start.size - 1)] <= z)
-            if not move.any():
-                break
-            idx = np.where(move, nxt, idx)
-        return np.where(z > 0, idx, lo)
+        lo = self.offsets[tasks]
+        kinks = self._kinks
+        if kinks.shape[1] == 0:
+            return lo
+        # steps are sorted: the step of z is the first plus the kinks at or below z
+        return np.where(z > 0, lo + (kinks[tasks] <= z[:, None]).sum(axis=1), lo)
 
     def locate_exact(
         self, kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64],

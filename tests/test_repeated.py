@@ -150,3 +150,29 @@ def test_input_errors() -> None:
         aa.simulate_repeated(aa.GSP(), Truthful(), (inst, v), rounds=2).summary(burn_in=5)
     with pytest.raises(ValueError, match="`grid`"):
         aa.simulate_repeated(aa.GSP(), Truthful(), (inst, v), rounds=1, grid=[1.0, 0.0])
+
+
+def test_markets_of_a_spec_are_scipy_draws_bit_for_bit() -> None:
+    """A spec's markets (drawn every round, so their draws skip per-call overhead)
+    are exactly the generator plus SciPy's own ``rvs``, for several priors."""
+    from aigc_auction import generators as gen
+
+    for prior, extra in [("uniform", {}), ("uniform", {"prior_loc": 0.5, "prior_scale": 2.0}),
+                         ("expon", {})]:
+        spec = {"n_advertisers": 6, "n_positions": 3, "slots": 2, "generator": "lowrank",
+                "rank": 3, "prior": prior, **extra}
+        got = aa.repeated.market_sequence(spec, rounds=4, rng=11)
+        frozen = gen.value_prior(prior, loc=extra.get("prior_loc", 0.0),
+                                 scale=extra.get("prior_scale", 1.0))
+        g = np.random.default_rng(aa.repeated._streams(11)[0])
+        for inst, values in got:
+            ctr = np.minimum(gen.lowrank_ctr(6, 3, rank=3, rng=g), gen.CTR_CEILING)
+            want = np.maximum(frozen.rvs(size=6, random_state=g), 0.0)
+            np.testing.assert_array_equal(inst.ctr, ctr)
+            np.testing.assert_array_equal(values, want)
+    # settings are validated once per distinct value and type: 2.0 is still refused
+    gen.lowrank_ctr(3, 2, rank=2, rng=0)
+    with pytest.raises(TypeError, match="`rank` must be an integer"):
+        gen.lowrank_ctr(3, 2, rank=2.0, rng=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="`bias`"):
+        gen.lowrank_ctr(3, 2, bias=float("nan"), rng=0)
