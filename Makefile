@@ -47,7 +47,7 @@ demo: $(STAMP_RUN)
 test: $(STAMP_DEV) lint typecheck docs-strict pytest
 
 lint: $(STAMP_DEV)
-	$(PY) -m ruff check aigc_auction tests benchmarks experiments tools
+	$(PY) -m ruff check aigc_auction tests benchmarks experiments tools conftest.py
 
 typecheck: $(STAMP_DEV)
 	$(PY) -m mypy
