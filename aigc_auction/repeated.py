@@ -66,16 +66,23 @@ def market_source(market: Any) -> Callable[[np.random.Generator], Market]:
     * a callable ``rng -> (Instance, values)``;
     * an iterable of ``(Instance, values)`` pairs, one per round.
     """
+    return _market_draw(market)[0]
+
+
+def _market_draw(market: Any) -> tuple[Callable[[np.random.Generator], Market], bool]:
+    """:func:`market_source` and whether its pairs need no checking after the
+    first (a spec's markets come validated from ``sweep.make_market``, all of one
+    size; a fixed pair is checked once)."""
     if isinstance(market, Mapping):
         from .sweep import SweepConfig, make_market
 
         cfg = SweepConfig.from_dict({"market": dict(market)})
-        return lambda g: make_market(cfg, 0, rng=g)
+        return (lambda g: make_market(cfg, 0, rng=g)), True
     if isinstance(market, tuple) and len(market) == 2 and isinstance(market[0], Instance):
         inst, values = market[0], check_bids(market[1], market[0].n_advertisers, "values")
-        return lambda g: (inst, values)
+        return (lambda g: (inst, values)), True
     if callable(market):
-        return market
+        return market, False
     if isinstance(market, Iterable) and not isinstance(market, str | bytes):
         it: Iterator[Any] = iter(market)
 
@@ -85,7 +92,7 @@ def market_source(market: Any) -> Callable[[np.random.Generator], Market]:
             except StopIteration:
                 raise ValueError("`market` ran out of (Instance, values) pairs") from None
 
-        return draw
+        return draw, False
     raise TypeError(
         "`market` must be a mapping of market settings, an (Instance, values) pair, a "
         f"callable rng -> (Instance, values) or an iterable of pairs; got {type(market).__name__}"
@@ -238,18 +245,24 @@ class _Engine:
         if self.rule is None or self.kernel is None:
             return self._play_black_box(inst, values, bids, grids)
         kernel = self.kernel
-        data = kernel.prepare(self.mech.model, inst.ctr)
         top = max(float(g[-1]) for g in grids) * values
         t_bids = np.broadcast_to(bids, (n, n))
         fast = mnl_round_steps(inst.odds, bids, inst.slots, top) if self.table else None
         self.last_assignment = None if fast is None else fast[1]
-        tab = fast[0] if fast is not None else self._steps(kernel, data, inst, values, bids, top)
+        data: BatchData | Callable[[], BatchData]
+        if fast is not None:  # the kernel's data only if a grid bid sits on a kink
+            tab = fast[0]
+            data = lambda: kernel.prepare(self.mech.model, inst.ctr)  # noqa: E731
+        else:
+            data = kernel.prepare(self.mech.model, inst.ctr)
+            tab = self._steps(kernel, data, inst, values, bids, top)
         k = tab.current
         real = {"ctr": tab.ctr[k], "payment": tab.payment(self.rule, k, bids),
                 "position": tab.position[k], "rank": tab.rank[k]}
         return real, self._grid_utilities(tab, kernel, data, inst.slots, t_bids, values, grids)
 
-    def _grid_utilities(self, tab: StepTable, kernel: BatchKernel, data: BatchData,
+    def _grid_utilities(self, tab: StepTable, kernel: BatchKernel,
+                        data: BatchData | Callable[[], BatchData],
                         slots: int, t_bids: NDArray[np.float64],
                         values: NDArray[np.float64], grids: list[NDArray[np.float64]]
                         ) -> list[NDArray[np.float64]]:
@@ -282,7 +295,8 @@ class _Engine:
                            chosen=(np.repeat(ads, n, axis=0), np.repeat(pos, n, axis=0)),
                            ratio_screen=self.mnl)
 
-    def _grid_utility(self, tab: StepTable, kernel: BatchKernel, data: BatchData, slots: int,
+    def _grid_utility(self, tab: StepTable, kernel: BatchKernel,
+                      data: BatchData | Callable[[], BatchData], slots: int,
                       t_bids: NDArray[np.float64], values: NDArray[np.float64],
                       grid: NDArray[np.float64]) -> NDArray[np.float64]:
         n, g = values.size, grid.size
@@ -432,7 +446,7 @@ def _run(
         raise TypeError(
             f"`mechanism` must be an aigc_auction.Mechanism; got {type(mechanism).__name__}"
         )
-    draw = market_source(market)
+    draw, trusted = _market_draw(market)
     market_seq, bidder_seq = _streams(rng)
     gen = np.random.default_rng(market_seq)
     engine = _Engine(mechanism)
@@ -452,7 +466,7 @@ def _run(
     table_rounds: list[tuple[Instance, NDArray[np.float64], NDArray[np.int64]]] = []
     for t in range(rounds):
         if t:
-            inst, values = _check_market(draw(gen), n)
+            inst, values = draw(gen) if trusted else _check_market(draw(gen), n)
         for g in groups:
             bids[g.idx] = g.bidder.bid(g.state, values[g.idx])
         real, utils = engine.play(inst, values, bids, grids)

@@ -22,6 +22,7 @@ kernel are looped. :func:`own_bid_steps` is the one-task front end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -279,33 +280,39 @@ class StepTable:
         return np.where(z > 0, lo + (kinks[tasks] <= z[:, None]).sum(axis=1), lo)
 
     def locate_exact(
-        self, kernel: BatchKernel, data: BatchData, slots: int, bids: NDArray[np.float64],
-        who: NDArray[np.int64], tasks: NDArray[np.int64], z: NDArray[np.float64],
+        self, kernel: BatchKernel, data: BatchData | Callable[[], BatchData], slots: int,
+        bids: NDArray[np.float64], who: NDArray[np.int64], tasks: NDArray[np.int64],
+        z: NDArray[np.float64],
     ) -> NDArray[np.int64]:
         """:meth:`locate`, with bids at a kink (to ``1e-12`` relative) decided by the solver.
 
         At a kink two allocations tie; which one the mechanism picks is the
         solver's tie rule, so those bids are re-solved (one batched call) and get
         the step whose click probability the solver's allocation has.
-        ``data``, ``bids`` and ``who`` are those the table was built from.
+        ``data`` (or a function making it, called only if a bid is at a kink),
+        ``bids`` and ``who`` are those the table was built from.
         """
         tasks = np.asarray(tasks, dtype=np.int64)
         z = np.asarray(z, dtype=np.float64)
         idx = self.locate(tasks, z)
-        lo, hi = self.offsets[tasks], self.offsets[tasks + 1]
+        kinks = self._kinks
+        if kinks.shape[1] == 0:
+            return idx
+        # a bid within tol of any kink of its task is within tol of its own step's
+        # start or of the next step's (steps are sorted)
         tol = 1e-12 * np.abs(z)
-        at_left = (idx > lo) & (np.abs(z - self.start[idx]) <= tol) & (z > 0)
-        nxt = np.minimum(idx + 1, self.start.size - 1)
-        at_right = (idx + 1 < hi) & (np.abs(self.start[nxt] - z) <= tol) & (z > 0)
-        near = np.flatnonzero(at_left | at_right)
+        near = np.flatnonzero((np.abs(kinks[tasks] - z[:, None]) <= tol[:, None]).any(axis=1)
+                              & (z > 0))
         if near.size == 0:
             return idx
-        t = tasks[near]
+        t, zn, at = tasks[near], z[near], idx[near]
+        at_left = (at > self.offsets[t]) & (np.abs(zn - self.start[at]) <= tol[near])
         cc = bids[t].copy()
-        cc[np.arange(near.size), who[t]] = z[near]
-        ads, pos = kernel.solve(data.take(t), cc, slots)
-        slope, _ = _lines(kernel, data.take(t), cc, who[t], ads, pos)
-        low = np.where(at_left[near], idx[near] - 1, idx[near])
+        cc[np.arange(near.size), who[t]] = zn
+        full = data() if callable(data) else data
+        ads, pos = kernel.solve(full.take(t), cc, slots)
+        slope, _ = _lines(kernel, full.take(t), cc, who[t], ads, pos)
+        low = np.where(at_left, at - 1, at)
         high = low + 1
         pick = np.where(np.abs(slope - self.ctr[high]) <= np.abs(slope - self.ctr[low]),
                         high, low)
