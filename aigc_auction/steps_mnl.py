@@ -133,98 +133,155 @@ def _columns(m: int, c: int) -> NDArray[np.int64]:
     return out
 
 
-class _Table:
-    """The table of one list set: its rows of fewer than ``K`` pairs, and the
-    rows of ``K`` pairs as (row of ``K - 1`` pairs) + (one pair to its right).
+class _Plan:
+    """What every table of ``m`` positions, ``K`` slots and lists ``c`` long shares
+    (built once): its candidate rows of fewer than ``K`` pairs, in table order.
+
+    Flat index ``col * c + rank`` is a list entry; ``m * c + u`` pads slot ``u``
+    of a row with fewer pairs (each slot its own pad, so pads never look alike).
 
     Attributes
     ----------
-    pair_ad, pair_col : ndarray of int, shape (m * c + 1,)
-        Ad and column of each flat list entry ``col * c + rank``, ``-1`` for an
-        empty entry; the last entry is padding.
-    low : ndarray of int, shape (R, max(K - 1, 1))
-        Flat entries of the rows of fewer than ``K`` pairs in table order, ``-1``
-        padded (row 0 is the empty row).
-    low_ads, low_cols : ndarray of int, like ``low``
+    flat : ndarray of int, shape (W, R)
+        The entries of every candidate row, ``W = max(K - 1, 1)``, row 0 empty.
+    col : ndarray of int, shape (m * c + W,)
+        Column of each flat index (``-1`` for pads).
+    last : ndarray of int, shape (R,)
+        Each row's last column (``-1``: empty).
+    uses, before : ndarray, shape (m + 1, R) and (m, R)
+        Whether a row holds a pair in column ``j`` (``j = m``: a pad), and how
+        many of its pairs lie left of ``j``.
+    base : ndarray of bool, shape (R,)
+        Rows of ``K - 1`` pairs ending before the last column: the rows of ``K``
+        pairs are these plus one entry of ``ext`` to their right.
+    ext, ext_col : ndarray of int
+        The entries that extend a row (all if ``K = 1``, else those right of
+        column 0) and their columns.
+    """
+
+    def __init__(self, m: int, k: int, c: int) -> None:
+        width = max(k - 1, 1)
+        mc = m * c
+        blocks = [np.arange(mc, mc + width)[:, None]]  # the empty row
+        for size in range(1, k):
+            level = _level(m, size, c)
+            pads = np.repeat(np.arange(mc + size, mc + width)[:, None], level.shape[1], axis=1)
+            blocks.append(np.concatenate((level, pads)))
+        self.flat = np.concatenate(blocks, axis=1)
+        self.col = np.concatenate((np.repeat(np.arange(m), c), np.full(width, -1)))
+        cols = self.col[self.flat]
+        rows = self.flat.shape[1]
+        self.last = cols.max(axis=0)
+        self.uses = np.zeros((m + 1, rows), dtype=bool)
+        self.uses[np.where(cols >= 0, cols, m), np.arange(rows)] = True
+        self.before = np.cumsum(self.uses[:m], axis=0) - self.uses[:m]
+        sizes = np.repeat(np.arange(len(blocks)), [x.shape[1] for x in blocks])
+        self.base = (sizes == k - 1) & (self.last < m - 1)
+        self.ext = np.arange(mc) if k == 1 else np.arange(c, mc)
+        self.ext_col = self.col[self.ext]
+        for x in (self.flat, self.col, self.last, self.uses, self.before, self.base, self.ext,
+                  self.ext_col):
+            x.setflags(write=False)
+
+
+@cache
+def _plan(m: int, k: int, c: int) -> _Plan:
+    return _Plan(m, k, c)
+
+
+def _entry_sums(vals: NDArray[np.float64], rows: NDArray[np.int64], width: int
+                ) -> NDArray[np.float64]:
+    """``sum_u vals[rows[u]]`` per row (``rows`` of shape (W, R)), added exactly as
+    ``ndarray.sum(axis=1)`` adds the rows' terms padded with zeros to ``width``."""
+    if width < _SEQUENTIAL:  # left to right; the zero padding changes nothing
+        out = vals[rows[0]]
+        for u in range(1, rows.shape[0]):
+            out += vals[rows[u]]
+        return out
+    pad = np.zeros((rows.shape[1], width))
+    pad[:, : rows.shape[0]] = vals[rows].T
+    return np.asarray(pad.sum(axis=1))
+
+
+class _Table:
+    """The table of one list set: every row of fewer than ``K`` pairs, and every
+    row of ``K`` pairs as (row of ``K - 1`` pairs) + (one entry to its right).
+
+    Attributes
+    ----------
+    ad : ndarray of int, shape (m * c + W,)
+        Ad of each flat index (``-1``: empty list entry; pads ``n + u``).
+    low : ndarray of int, shape (W, R)
+        Flat entries of the valid rows of fewer than ``K`` pairs, in table order.
+    low_ads : ndarray of int, shape (W, R)
+    rows : ndarray of int, shape (R,)
+        Their indices in the plan.
     sub_num, sub_den : ndarray of shape (R,)
-        ``N = sum b w`` and ``D = sum w`` of each of those rows, summed as the
-        table of at most ``K - 1`` pairs does.
-    ratio : ndarray of shape (R,)
-        ``N / (1 + D)`` (summed as the table of ``K`` pairs does).
-    base, ext : ndarray of int
-        The rows of exactly ``K - 1`` pairs (indices into ``low``) and the
-        non-empty entries.
-    top_ratio : ndarray of shape (len(base), len(ext))
-        Ratio of row ``base[s]`` plus entry ``ext[q]``: every row of ``K``
+        ``N = sum b w`` and ``D = sum w`` of each, summed as the table of at most
+        ``K - 1`` pairs does; ``ratio`` is ``N / (1 + D)`` summed as the table of
+        ``K`` pairs does.
+    base : ndarray of int
+        Positions (in ``low``) of the rows of ``K - 1`` pairs that extend.
+    top_ratio : ndarray of shape (len(base), len(plan.ext))
+        Ratio of row ``base[s]`` plus entry ``plan.ext[q]``: every row of ``K``
         pairs once, ``-inf`` where that is not a row (a column not to the right
-        of the row's, or an ad already in it).
+        of the row's, an empty entry or an ad already in it).
+    q1, r1 : ndarray
+        Each base row's first best extension and its ratio.
     """
 
     def __init__(self, lists: NDArray[np.int64], k: int, w: NDArray[np.float64],
                  b: NDArray[np.float64]) -> None:
         m, c = lists.shape
-        ad = np.append(lists.ravel(), -1)
-        col = _columns(m, c)
-        ext = np.flatnonzero(ad >= 0)
-        pw = np.zeros(ad.size)
-        pw[ext] = w[ad[ext], col[ext]]
-        px = np.zeros(ad.size)
-        px[ext] = b[ad[ext]] * pw[ext]
-        self.pair_ad, self.pair_col, self.k, self.c = ad, col, k, c
-        # the rows of 0, 1, ..., K - 1 pairs, in table order
-        width = max(k - 1, 1)
-        blocks: list[NDArray[np.int64]] = [np.full(1, -1, dtype=np.int64)[:, None]]
-        if k > 1:
-            blocks.append(ext[:, None])
-        for s in range(2, k):
-            flat = _level(m, s, c)
-            a = ad[flat]  # (s, R)
-            valid = (a >= 0).all(axis=0)
-            for u in range(s):
-                for v in range(u + 1, s):
-                    valid &= a[u] != a[v]
-            blocks.append(flat[:, valid].T)
-        sizes = [x.shape[0] for x in blocks]
-        low = np.full((sum(sizes), width), -1, dtype=np.int64)
-        r0 = 0
-        for s, block in enumerate(blocks):
-            low[r0: r0 + sizes[s], : max(s, 1)] = block
-            r0 += sizes[s]
-        self.low, self.low_ads, self.low_cols = low, ad[low], col[low]
-        x, ww = px[low], pw[low]
-        num, den = _rowsum(x, k), _rowsum(ww, k)
+        n = w.shape[0]
+        plan = _plan(m, k, c)
+        width = plan.flat.shape[0]
+        mc = m * c
+        entries = lists.ravel()
+        ad = np.concatenate((entries, n + np.arange(width)))
+        a0 = np.maximum(entries, 0)
+        pw = np.zeros(mc + width)
+        pw[:mc] = np.where(entries >= 0, w[a0, plan.col[:mc]], 0.0)
+        px = np.zeros(mc + width)
+        px[:mc] = b[a0] * pw[:mc]
+        # the valid rows of fewer than K pairs: entries present, ads distinct
+        ads = ad[plan.flat]
+        valid = ads.min(axis=0) >= 0
+        for u in range(width):
+            for v in range(u + 1, width):
+                valid &= ads[u] != ads[v]
+        rows = valid.nonzero()[0]
+        low = plan.flat[:, rows]
+        self.plan, self.k, self.c, self.ad, self.px, self.pw = plan, k, c, ad, px, pw
+        self.rows, self.low, self.low_ads = rows, low, ads[:, rows]
+        num, den = _entry_sums(px, low, k), _entry_sums(pw, low, k)
         if k >= _SEQUENTIAL:  # the lines' sums, K - 1 wide
-            self.sub_num, self.sub_den = _rowsum(x, k - 1), _rowsum(ww, k - 1)
+            self.sub_num, self.sub_den = _entry_sums(px, low, k - 1), _entry_sums(pw, low, k - 1)
         else:
             self.sub_num, self.sub_den = num, den
         self.ratio = num / (1.0 + den)
-        # rows of K pairs: a row of K - 1 pairs and one entry in a later column
-        # (rows ending at the last column have none, entries of column 0 extend none)
-        base = np.arange(low.shape[0] - sizes[-1], low.shape[0])
-        last = self.low_cols[base, k - 2] if k > 1 else np.full(1, -1)
-        base, last = base[last < m - 1], last[last < m - 1]
-        if k > 1:
-            ext = ext[col[ext] > 0]
-        e_ad, e_col = ad[ext], col[ext]
-        fits = e_col[None, :] > last[:, None]  # (S, Q)
-        b_ads = self.low_ads[base]
+        # rows of K pairs: a row of K - 1 pairs and one entry right of it
+        base = plan.base[rows].nonzero()[0]
+        ext = plan.ext
+        e_ad = ad[ext]
+        fits = (plan.ext_col > plan.last[rows[base]][:, None]) & (e_ad >= 0)
+        b_ads = self.low_ads[:, base]
         for u in range(k - 1):
-            fits &= e_ad[None, :] != b_ads[:, u][:, None]
+            fits &= e_ad != b_ads[u][:, None]
         if k < _SEQUENTIAL:
-            t_num = num[base][:, None] + px[ext][None, :]
-            t_den = den[base][:, None] + pw[ext][None, :]
+            t_num = num[base][:, None] + px[ext]
+            t_den = den[base][:, None] + pw[ext]
         else:  # pairwise sums: add the K entries as the table does
-            rows = np.concatenate((np.repeat(low[base][:, : k - 1], ext.size, axis=0),
-                                   np.tile(ext, base.size)[:, None]), axis=1)
-            t_num = _rowsum(px[rows], k).reshape(base.size, ext.size)
-            t_den = _rowsum(pw[rows], k).reshape(base.size, ext.size)
+            both = np.concatenate((np.repeat(low[: k - 1, base], ext.size, axis=1),
+                                   np.tile(ext, base.size)[None, :]))
+            t_num = _entry_sums(px, both, k).reshape(base.size, ext.size)
+            t_den = _entry_sums(pw, both, k).reshape(base.size, ext.size)
         t_den += 1.0
-        self.base, self.ext = base, ext
+        self.base = base
         self.top_ratio = np.divide(t_num, t_den, out=np.full(fits.shape, -np.inf), where=fits)
         # each row's best extension (the first among equals)
-        self.q1 = np.argmax(self.top_ratio, axis=1) if ext.size else np.zeros(base.size, int)
-        self.r1 = (self.top_ratio[np.arange(base.size), self.q1] if ext.size
-                   else np.full(base.size, -np.inf))
+        self.q1 = self.top_ratio.argmax(axis=1)
+        self.r1 = self.top_ratio[np.arange(base.size), self.q1]
 
     def value(self) -> float:
         """The best ratio of the table."""
@@ -232,20 +289,21 @@ class _Table:
 
     def best(self) -> tuple[float, NDArray[np.int64]]:
         """The best ratio of the table and the flat entries of its first best row."""
-        i = int(np.argmax(self.ratio))
+        i = int(self.ratio.argmax())
         value = float(self.ratio[i])
-        row = self.low[i][self.low[i] >= 0]
+        row = self.low[:, i]
+        row = row[row < self.ad.size - self.low.shape[0]]  # not the pads
         top = float(self.r1.max(initial=-np.inf))
         if top > value:  # a tie goes to the earlier row (fewer pairs)
-            s = np.flatnonzero(self.r1 == top)
+            s = (self.r1 == top).nonzero()[0]
             if s.size == 1 and np.count_nonzero(self.top_ratio[s[0]] == top) == 1:
                 q = self.q1[s]
             else:  # several best rows: the first in table order (columns, then ranks)
                 s, q = np.nonzero(self.top_ratio == top)
-            rows = np.concatenate((self.low[self.base[s]][:, : self.k - 1],
-                                   self.ext[q][:, None]), axis=1)
+            rows = np.concatenate((self.low[: self.k - 1, self.base[s]],
+                                   self.plan.ext[q][None, :])).T
             if rows.shape[0] > 1:
-                cols = self.pair_col[rows]
+                cols = self.plan.col[rows]
                 ranks = rows - cols * self.c
                 rows = rows[np.lexsort((*ranks.T[::-1], *cols.T[::-1]))]
             value, row = top, rows[0]
@@ -256,19 +314,17 @@ class _Table:
         """The best ratio of the rows without ad ``excl[p]``, for each ``p``
         (``has_ad[a, r]``: row ``r`` of ``low`` holds ad ``a``)."""
         hx = has_ad[excl]
-        out = np.where(hx, -np.inf, self.ratio[None, :]).max(axis=1)
-        if self.base.size and self.ext.size:
+        out = np.where(hx, -np.inf, self.ratio).max(axis=1)
+        if self.base.size:
             # a row's best extension, or its best by another ad where that is excluded
-            a1 = self.pair_ad[self.ext[self.q1]]
-            is_excl = np.zeros(has_ad.shape[0], dtype=bool)
-            is_excl[excl] = True
-            clash = np.flatnonzero(is_excl[a1])
+            e_ad = self.ad[self.plan.ext]
+            a1 = e_ad[self.q1]
+            clash = (a1[:, None] == excl).any(axis=1).nonzero()[0]
             r2 = np.full(a1.size, -np.inf)
             if clash.size:
-                sub = self.top_ratio[clash]
-                r2[clash] = np.where(self.pair_ad[self.ext][None, :] != a1[clash][:, None],
-                                     sub, -np.inf).max(axis=1)
-            best = np.where(a1[None, :] == excl[:, None], r2[None, :], self.r1[None, :])
+                r2[clash] = np.where(e_ad != a1[clash][:, None], self.top_ratio[clash],
+                                     -np.inf).max(axis=1)
+            best = np.where(a1 == excl[:, None], r2, self.r1)
             best[hx[:, self.base]] = -np.inf
             out = np.maximum(out, best.max(axis=1))
         return np.asarray(out)
@@ -313,12 +369,12 @@ def mnl_round_steps(
     table = _Table(lists, k, w, b)
     value, row = table.best()
     assign = np.full(n, -1, dtype=np.int64)
-    assign[table.pair_ad[row]] = table.pair_col[row]
+    assign[table.ad[row]] = table.plan.col[row]
     lam0 = np.full(n, value)
-    shown = np.flatnonzero(assign >= 0)
-    n_sub = table.low.shape[0]
-    has_ad = np.zeros((n + 1, n_sub), dtype=bool)  # the ads of each row (n: none)
-    has_ad[np.where(table.low_ads >= 0, table.low_ads, n), np.arange(n_sub)[:, None]] = True
+    shown = (assign >= 0).nonzero()[0]
+    n_sub = table.rows.size
+    has_ad = np.zeros((n + table.low.shape[0], n_sub), dtype=bool)  # each row's ads (n+: pads)
+    has_ad[table.low_ads, np.arange(n_sub)] = True
     if shown.size:  # the optimum without each shown ad
         lam0[shown] = table.best_without(shown, has_ad)
     # tasks that can be shown somewhere on their range: shown now, or able to beat
@@ -326,7 +382,7 @@ def mnl_round_steps(
     live = np.flatnonzero((assign >= 0) | (top > lam0))
     t = live.size
     # lines of "i at j plus others' pairs": the rows of at most K - 1 pairs
-    s_cols, s_num, s_den = table.low_cols, table.sub_num, table.sub_den
+    s_num, s_den = table.sub_num, table.sub_den
     wl, top_l, lam_l = w[live], top[live], lam0[live]
     # a line can only beat "not shown" at the top of the range, top w + N >
     # lam0 (1 + w + D), if N - lam0 D > lam0 (1 + w) - top w; the slack is far
@@ -334,10 +390,9 @@ def mnl_round_steps(
     tol = 1e-9 * (float(b.max()) + float(top.max())) * (1.0 + (k + 1) * float(w.max()))
     gain = s_num[None, :] - lam_l[:, None] * s_den[None, :]  # (t, S)
     need = lam_l[:, None] * (1.0 + wl) - top_l[:, None] * wl  # (t, m)
-    uses_col = np.zeros((m + 1, n_sub), dtype=bool)
-    uses_col[np.where(s_cols >= 0, s_cols, m), np.arange(n_sub)[:, None]] = True
+    free = ~table.plan.uses[:m, table.rows]  # (m, S): positions a row leaves free
     cand = ((gain[:, None, :] > need[:, :, None] - tol)
-            & ~uses_col[None, :m, :] & ~has_ad[live][:, None, :] & (wl[:, :, None] > 0))
+            & free & ~has_ad[live][:, None, :] & (wl[:, :, None] > 0))
     ct, cj, cs = np.nonzero(cand)  # in (task, position, row) order
     denom = 1.0 + wl[ct, cj] + s_den[cs]
     c_slope = wl[ct, cj] / denom
@@ -355,8 +410,7 @@ def mnl_round_steps(
     line_pos = np.full((t, width + 1), -1, dtype=np.int64)
     line_rank = np.full((t, width + 1), -1, dtype=np.int64)
     slope[ct, slot], icpt[ct, slot], line_pos[ct, slot] = c_slope, c_icpt, cj
-    before = np.cumsum(uses_col[:m], axis=0) - uses_col[:m]  # (m, S): row's columns before j
-    line_rank[ct, slot] = before[cj, cs]
+    line_rank[ct, slot] = table.plan.before[cj, table.rows[cs]]
     # Eisner-Severance over the table, all live tasks at once: a segment is a
     # task and its lines lo < hi (by slope), the first from "not shown" to the
     # best line at the top of the range; the one above their crossing splits it
