@@ -278,7 +278,7 @@ class _Table:
             t_den = _entry_sums(pw, both, k).reshape(base.size, ext.size)
         t_den += 1.0
         self.base = base
-        self.top_ratio = np.divide(t_num, t_den, out=np.full(fits.shape, -np.inf), where=fits)
+        self.top_ratio = np.where(fits, t_num / t_den, -np.inf)
         # each row's best extension (the first among equals)
         self.q1 = self.top_ratio.argmax(axis=1)
         self.r1 = self.top_ratio[np.arange(base.size), self.q1]
