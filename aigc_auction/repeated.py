@@ -153,7 +153,7 @@ def _check_market(pair: Any, n: int | None) -> Market:
 @dataclass
 class _Group:
     bidder: Bidder
-    idx: NDArray[np.int64]
+    idx: NDArray[np.int64] | slice  # a slice when the group is every advertiser
     state: BidderState
 
 
@@ -179,8 +179,8 @@ def _groups(bidders: Bidder | Sequence[Bidder], n: int, streams: list[Any]) -> l
     out = []
     for key, members in by_key.items():
         idx = np.array(members, dtype=np.int64)
-        out.append(_Group(first[key], idx, first[key].init(idx.size,
-                                                         rng=[streams[i] for i in members])))
+        state = first[key].init(idx.size, rng=[streams[i] for i in members])
+        out.append(_Group(first[key], slice(None) if len(by_key) == 1 else idx, state))
     return out
 
 
@@ -299,13 +299,10 @@ class _Engine:
                       data: BatchData | Callable[[], BatchData], slots: int,
                       t_bids: NDArray[np.float64], values: NDArray[np.float64],
                       grid: NDArray[np.float64]) -> NDArray[np.float64]:
-        n, g = values.size, grid.size
-        z = (values[:, None] * grid[None, :]).ravel()
-        tasks = np.repeat(np.arange(n), g)
-        steps = tab.locate_exact(kernel, data, slots, t_bids, np.arange(n), tasks, z)
+        z = values[:, None] * grid[None, :]
+        steps = tab.locate_exact_grid(kernel, data, slots, t_bids, z)
         assert self.rule is not None
-        u = np.repeat(values, g) * tab.ctr[steps] - tab.payment(self.rule, steps, z)
-        return u.reshape(n, g)
+        return np.asarray(values[:, None] * tab.ctr[steps] - tab.payment(self.rule, steps, z))
 
     def _play_black_box(
         self, inst: Instance, values: NDArray[np.float64], bids: NDArray[np.float64],
@@ -472,7 +469,7 @@ def _run(
         real, utils = engine.play(inst, values, bids, grids)
         own = dict(zip((id(g) for g in full), utils[1:], strict=True))
         for g in groups:
-            fb = Feedback(values[g.idx], bids[g.idx], real["ctr"][g.idx],
+            fb = Feedback(values[g.idx], bids[g.idx].copy(), real["ctr"][g.idx],
                           real["payment"][g.idx],
                           grid_utility=own[id(g)][g.idx] if id(g) in own else None)
             g.bidder.update(g.state, fb)

@@ -303,22 +303,49 @@ class StepTable:
         tol = 1e-12 * np.abs(z)
         near = np.flatnonzero((np.abs(kinks[tasks] - z[:, None]) <= tol[:, None]).any(axis=1)
                               & (z > 0))
-        if near.size == 0:
-            return idx
-        t, zn, at = tasks[near], z[near], idx[near]
-        at_left = (at > self.offsets[t]) & (np.abs(zn - self.start[at]) <= tol[near])
+        if near.size:
+            idx = idx.copy()
+            idx[near] = self._at_kinks(kernel, data, slots, bids, who, tasks[near], z[near],
+                                       idx[near], tol[near])
+        return idx
+
+    def locate_exact_grid(
+        self, kernel: BatchKernel, data: BatchData | Callable[[], BatchData], slots: int,
+        bids: NDArray[np.float64], z: NDArray[np.float64],
+    ) -> NDArray[np.int64]:
+        """:meth:`locate_exact` of the bids ``z[t, g]`` of every task ``t`` (task
+        ``t`` varies advertiser ``t``: ``who = arange(T)``), shape (T, G)."""
+        lo = self.offsets[:-1][:, None]
+        kinks = self._kinks[:, None, :]
+        if kinks.shape[2] == 0:
+            return np.broadcast_to(lo, z.shape).copy()
+        zz = z[:, :, None]
+        idx = np.where(z > 0, lo + (kinks <= zz).sum(axis=2), lo)
+        tol = 1e-12 * np.abs(z)
+        t, g = ((np.abs(kinks - zz) <= tol[:, :, None]).any(axis=2) & (z > 0)).nonzero()
+        if t.size:
+            who = np.arange(self.offsets.size - 1)
+            idx[t, g] = self._at_kinks(kernel, data, slots, bids, who, t, z[t, g], idx[t, g],
+                                       tol[t, g])
+        return idx
+
+    def _at_kinks(
+        self, kernel: BatchKernel, data: BatchData | Callable[[], BatchData], slots: int,
+        bids: NDArray[np.float64], who: NDArray[np.int64], t: NDArray[np.int64],
+        zn: NDArray[np.float64], at: NDArray[np.int64], tol: NDArray[np.float64],
+    ) -> NDArray[np.int64]:
+        """The steps of bids ``zn`` (tasks ``t``, located at ``at``) within ``tol`` of
+        a kink, from the solver's allocation there."""
+        at_left = (at > self.offsets[t]) & (np.abs(zn - self.start[at]) <= tol)
         cc = bids[t].copy()
-        cc[np.arange(near.size), who[t]] = zn
+        cc[np.arange(t.size), who[t]] = zn
         full = data() if callable(data) else data
         ads, pos = kernel.solve(full.take(t), cc, slots)
         slope, _ = _lines(kernel, full.take(t), cc, who[t], ads, pos)
         low = np.where(at_left, at - 1, at)
         high = low + 1
-        pick = np.where(np.abs(slope - self.ctr[high]) <= np.abs(slope - self.ctr[low]),
-                        high, low)
-        out = idx.copy()
-        out[near] = pick
-        return out
+        return np.asarray(np.where(
+            np.abs(slope - self.ctr[high]) <= np.abs(slope - self.ctr[low]), high, low))
 
     def payment(self, rule: Rule, steps: NDArray[np.int64], z: NDArray[np.float64]
                 ) -> NDArray[np.float64]:

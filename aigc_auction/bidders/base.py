@@ -198,6 +198,6 @@ class Bidder(ABC):
         v = np.asarray(values, dtype=np.float64).reshape(-1)
         if v.shape != (state.n,):
             raise ValueError(f"`values` must have shape ({state.n},); got {v.shape}")
-        if not np.all(np.isfinite(v)) or np.any(v < 0):
+        if not (v.min() >= 0.0 and v.max() < np.inf):  # NaN fails the first test
             raise ValueError("`values` must be finite and non-negative")
         return v
