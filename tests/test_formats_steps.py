@@ -184,3 +184,42 @@ def test_mnl_optima_equal_mnl_optimum_one_by_one() -> None:
                 assert got[r] == want, (seed, r)
                 checked += 1
     assert checked > 150
+
+
+def test_locate_and_the_grid_form_against_a_plain_search() -> None:
+    """StepTable.locate (one padded kink matrix) = a search task by task, and
+    locate_exact_grid = locate_exact, with many bids placed on and near kinks."""
+    from aigc_auction.steps import step_kernel
+    from aigc_auction.steps_mnl import mnl_round_steps
+
+    mech = aa.GSP(aa.MNL())
+    kernel = step_kernel(mech)
+    near = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        n, m = int(rng.integers(2, 12)), int(rng.integers(2, 5))
+        inst = aa.Instance(ctr=rng.uniform(0.05, 0.6, (n, m)), slots=int(rng.integers(1, m + 1)))
+        b = rng.uniform(0, 1, n)
+        found = mnl_round_steps(inst.odds, b, inst.slots, 1.5 * np.ones(n))
+        if found is None:
+            continue
+        tab = found[0]
+        z = rng.uniform(0, 1.5, (n, 8))
+        for i in range(n):  # half the bids on or next to one of the task's kinks
+            kinks = tab.start[tab.offsets[i] + 1: tab.offsets[i + 1]]
+            if kinks.size:
+                pick = kinks[rng.integers(0, kinks.size, 4)]
+                z[i, :4] = pick * (1 + rng.choice([0.0, 1e-13, -1e-13, 1e-9], 4))
+        z[:, -1] = 0.0
+        tasks = np.repeat(np.arange(n), z.shape[1])
+        want = [tab.offsets[t] + int(np.searchsorted(
+            tab.start[tab.offsets[t] + 1: tab.offsets[t + 1]], x, side="right")) if x > 0
+            else tab.offsets[t] for t, x in zip(tasks, z.ravel(), strict=True)]
+        np.testing.assert_array_equal(tab.locate(tasks, z.ravel()), want)
+        data = kernel.prepare(mech.model, inst.ctr)
+        bids = np.broadcast_to(b, (n, n))
+        exact = tab.locate_exact(kernel, data, inst.slots, bids, np.arange(n), tasks, z.ravel())
+        grid = tab.locate_exact_grid(kernel, lambda d=data: d, inst.slots, bids, z)
+        np.testing.assert_array_equal(grid.ravel(), exact)
+        near += int(np.count_nonzero(exact != np.asarray(want)))
+    assert near > 0  # some bids on a kink took the solver's lower step
