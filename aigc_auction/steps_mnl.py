@@ -390,9 +390,10 @@ def mnl_round_steps(
     tol = 1e-9 * (float(b.max()) + float(top.max())) * (1.0 + (k + 1) * float(w.max()))
     gain = s_num[None, :] - lam_l[:, None] * s_den[None, :]  # (t, S)
     need = lam_l[:, None] * (1.0 + wl) - top_l[:, None] * wl  # (t, m)
-    free = ~table.plan.uses[:m, table.rows]  # (m, S): positions a row leaves free
-    cand = ((gain[:, None, :] > need[:, :, None] - tol)
-            & free & ~has_ad[live][:, None, :] & (wl[:, :, None] > 0))
+    gain[has_ad[live]] = -np.inf  # rows holding the task's own ad
+    need[wl <= 0] = np.inf  # positions the task cannot take
+    need -= tol
+    cand = (gain[:, None, :] > need[:, :, None]) & ~table.plan.uses[:m, table.rows]
     ct, cj, cs = np.nonzero(cand)  # in (task, position, row) order
     denom = 1.0 + wl[ct, cj] + s_den[cs]
     c_slope = wl[ct, cj] / denom
@@ -400,17 +401,14 @@ def mnl_round_steps(
     # lines increase in z: one below "not shown" at the top of the range never wins
     alive = c_slope * top_l[ct] + c_icpt > lam_l[ct]
     ct, cj, cs, c_slope, c_icpt = ct[alive], cj[alive], cs[alive], c_slope[alive], c_icpt[alive]
-    counts = np.bincount(ct, minlength=t)
-    width = max(int(counts.max(initial=0)), 1)
-    slot = np.arange(ct.size) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    width = max(int(np.bincount(ct, minlength=t).max(initial=0)), 1)
+    slot = np.arange(ct.size) - np.searchsorted(ct, ct) + 1
     # the constant line "not shown" first, then the surviving lines, padded
-    slope = np.zeros((t, width + 1))
-    icpt = np.full((t, width + 1), -np.inf)
+    line = np.full((t, width + 1), ct.size)
+    line[ct, slot] = np.arange(ct.size)
+    slope = np.append(c_slope, 0.0)[line]
+    icpt = np.append(c_icpt, -np.inf)[line]
     icpt[:, 0] = lam_l
-    line_pos = np.full((t, width + 1), -1, dtype=np.int64)
-    line_rank = np.full((t, width + 1), -1, dtype=np.int64)
-    slope[ct, slot], icpt[ct, slot], line_pos[ct, slot] = c_slope, c_icpt, cj
-    line_rank[ct, slot] = table.plan.before[cj, table.rows[cs]]
     # Eisner-Severance over the table, all live tasks at once: a segment is a
     # task and its lines lo < hi (by slope), the first from "not shown" to the
     # best line at the top of the range; the one above their crossing splits it
@@ -464,7 +462,10 @@ def mnl_round_steps(
     s_pos, s_rank = np.full(size, -1, dtype=np.int64), np.full(size, -1, dtype=np.int64)
     at = np.arange(kt.size) + kt + 1  # each kink's step (one first step per task)
     s_start[at], s_ctr[at] = kc, slope[kl_live, kl]
-    s_pos[at], s_rank[at] = line_pos[kl_live, kl], line_rank[kl_live, kl]
+    kline = line[kl_live, kl]
+    s_pos[at] = cj[kline]
+    s_rank[at] = table.plan.before[cj[kline], table.rows[cs[kline]]]
+
     # the step of each advertiser's bid: its kinks at or below the bid (none at 0)
     below = (kc <= b[kt]) & (b[kt] > 0)
     current = offsets[:-1] + np.bincount(kt[below], minlength=n)
