@@ -572,23 +572,32 @@ def _optima_chunk(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
 
 def _lists_many(w: NDArray[np.float64], b: NDArray[np.float64], k: int,
                 lam_lb: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """:func:`_lists` of each problem, ``-1`` padded to the longest, and each one's ``c``."""
-    n = w.shape[1]
-    cand = b > lam_lb[:, None]  # (T, n)
-    e = (b - lam_lb[:, None])[:, :, None] * w  # (T, n, m)
-    ok = cand[:, :, None] & (w > 0)
-    b_ge = (b[:, :, None] >= b[:, None, :])[..., None]  # [t, k', k]
-    first = ((b[:, :, None] > b[:, None, :])
-             | (np.arange(n)[:, None] < np.arange(n)[None, :])[None])[..., None]
+    """:func:`_lists` of each problem, ``-1`` padded to the longest, and each one's ``c``.
+
+    As there, only the ads above the bound are compared (each problem's, in index
+    order, padded to the most any problem has).
+    """
+    t = w.shape[0]
+    above = b > lam_lb[:, None]  # (T, n)
+    r = max(int(above.sum(axis=1).max()), 1)
+    idx = np.argsort(~above, axis=1, kind="stable")[:, :r]  # their indices first, in order
+    rows = np.arange(t)[:, None]
+    cand = above[rows, idx]  # (T, r): real or padding
+    wc, bc = w[rows, idx], b[rows, idx]
+    e = (bc - lam_lb[:, None])[:, :, None] * wc  # (T, r, m)
+    ok = cand[:, :, None] & (wc > 0)
+    b_ge = (bc[:, :, None] >= bc[:, None, :])[..., None]  # [t, k', k]
+    first = ((bc[:, :, None] > bc[:, None, :])
+             | (np.arange(r)[:, None] < np.arange(r)[None, :])[None])[..., None]
     e_k, e_o = e[:, :, None, :], e[:, None, :, :]
     dom = b_ge & (e_k >= e_o) & (first | (e_k > e_o)) & ok[:, :, None, :]
-    keep = ok & (dom.sum(axis=1) <= k)  # (T, n, m)
+    keep = ok & (dom.sum(axis=1) <= k)  # (T, r, m)
     c_of = np.maximum(keep.sum(axis=1).max(axis=1), 1)
     c = int(c_of.max())
     order = np.argsort(np.where(keep, -e, np.inf).transpose(0, 2, 1), axis=2,
                        kind="stable")[:, :, :c]  # (T, m, c)
     kept = np.take_along_axis(keep.transpose(0, 2, 1), order, axis=2)
-    return np.where(kept, order, -1), c_of
+    return np.where(kept, idx[rows[:, :, None], order], -1), c_of
 
 
 def _values_many(lists: NDArray[np.int64], k: int, w: NDArray[np.float64],
