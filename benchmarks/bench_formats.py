@@ -14,7 +14,9 @@
    EOS/Varian lowest envy-free GSP profile on a separable market without
    externalities: the multipliers reached, the reported epsilon, the revenue.
 
-Run ``python -m benchmarks formats`` (``--quick`` for a smoke run).
+Run ``python -m benchmarks formats`` (``--quick`` for a smoke run); for the
+one-core number of the target, ``OPENBLAS_NUM_THREADS=1 taskset -c 0 python -m
+benchmarks formats``.
 """
 
 from __future__ import annotations
