@@ -51,7 +51,7 @@ from numpy.typing import NDArray
 
 from .steps import ABOVE_RTOL, StepTable
 
-__all__ = ["MAX_LIST", "mnl_optimum", "mnl_round_steps"]
+__all__ = ["MAX_LIST", "mnl_optima", "mnl_optimum", "mnl_round_steps"]
 
 #: Longest kept list per position for which the table is used.
 MAX_LIST = 10
