@@ -52,6 +52,9 @@ DEFAULT_GRID.setflags(write=False)
 
 Market = tuple[Instance, NDArray[np.float64]]
 
+#: Table rounds whose optima (at the values) are found together.
+_OPTIMA_BATCH = 256
+
 
 def market_source(market: Any) -> Callable[[np.random.Generator], Market]:
     """A function ``draw(rng) -> (instance, values)`` for each accepted market form.
@@ -481,6 +484,9 @@ def _run(
             if engine.last_assignment is not None:
                 deferred.append(t)
                 table_rounds.append((inst, values.copy(), engine.last_assignment))
+                if len(deferred) == _OPTIMA_BATCH:  # bounded memory on long runs
+                    rec["optimal"][deferred] = engine.optima(table_rounds)
+                    deferred, table_rounds = [], []
             else:
                 rec["optimal"][t] = engine.optimum(inst, values)
     if deferred:
