@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BidSteps",
     "StepTable",
+    "allocation_lines",
     "batch_steps",
+    "envelope_kinks",
     "own_bid_steps",
     "pairs_of",
     "step_kernel",
@@ -125,16 +127,22 @@ def step_kernel(mechanism: Mechanism) -> BatchKernel:
 
 
 # -- the batched envelope search ------------------------------------------------------
-def _lines(kernel: BatchKernel, data: BatchData, coef: NDArray[np.float64],
-           who: NDArray[np.int64], ads: NDArray[np.int64], pos: NDArray[np.int64]
-           ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Slope (own CTR) and intercept (the others' objective) of each row's allocation."""
+def allocation_lines(kernel: BatchKernel, data: BatchData, coef: NDArray[np.float64],
+                     who: NDArray[np.int64], ads: NDArray[np.int64], pos: NDArray[np.int64]
+                     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Slope (own CTR) and intercept (the others' objective) of each row's allocation.
+
+    Row ``r``'s allocation ``(ads[r], pos[r])`` is the line ``c ctr_who + B`` in
+    advertiser ``who[r]``'s own coefficient ``c``, the others at ``coef[r]``.
+    """
     pi = kernel.pair_ctr(data, ads, pos)
     own = ads == who[:, None]
     slope = np.where(own, pi, 0.0).sum(axis=1)
-    c = np.take_along_axis(coef, np.where(ads >= 0, ads, 0), axis=1)
-    others = np.where((ads >= 0) & ~own & (pi > 0), c * np.where(pi > 0, pi, 0.0), 0.0)
-    return slope, others.sum(axis=1)
+    shown = (ads >= 0) & ~own & (pi > 0)
+    # unused slots and own pairs read coefficient 0: a -inf coefficient (a bid below
+    # its prior's support) never meets a zero CTR
+    c = np.where(shown, np.take_along_axis(coef, np.where(ads >= 0, ads, 0), axis=1), 0.0)
+    return slope, (c * np.where(shown, pi, 0.0)).sum(axis=1)
 
 
 def _slot(ads: NDArray[np.int64], pos: NDArray[np.int64], who: NDArray[np.int64]
@@ -149,7 +157,7 @@ def _slot(ads: NDArray[np.int64], pos: NDArray[np.int64], who: NDArray[np.int64]
             np.where(shown, before[rows, col], -1).astype(np.int64))
 
 
-def _envelope(
+def envelope_kinks(
     kernel: BatchKernel, data: BatchData, slots: int, coef: NDArray[np.float64],
     who: NDArray[np.int64], c_lo: NDArray[np.float64], c_hi: NDArray[np.float64],
     lo_pairs: Pairs, hi_pairs: Pairs,
@@ -164,8 +172,8 @@ def _envelope(
     k_a: list[NDArray[np.int64]] = []
     k_p: list[NDArray[np.int64]] = []
     task = np.arange(who.size)
-    ls, li = _lines(kernel, data, coef, who, *lo_pairs)
-    hs, hi_ = _lines(kernel, data, coef, who, *hi_pairs)
+    ls, li = allocation_lines(kernel, data, coef, who, *lo_pairs)
+    hs, hi_ = allocation_lines(kernel, data, coef, who, *hi_pairs)
     lo: tuple[NDArray[Any], ...] = (ls, li, lo_pairs[0], lo_pairs[1])
     hi: tuple[NDArray[Any], ...] = (hs, hi_, hi_pairs[0], hi_pairs[1])
     while task.size:
@@ -184,7 +192,7 @@ def _envelope(
         hint = (np.where(use_lo, lo[2], hi[2]), np.where(use_lo, lo[3], hi[3]))
         sub = data.take(task)
         ma, mp = kernel.solve(sub, cc, slots, hint=hint)
-        m_s, m_i = _lines(kernel, sub, coef[task], who[task], ma, mp)
+        m_s, m_i = allocation_lines(kernel, sub, coef[task], who[task], ma, mp)
         mid_v = m_s * c + m_i
         ref = np.maximum(lo_v, hi_v)
         above = mid_v > ref + ABOVE_RTOL * np.maximum(np.abs(mid_v), np.abs(ref))
@@ -341,7 +349,7 @@ class StepTable:
         cc[np.arange(t.size), who[t]] = zn
         full = data() if callable(data) else data
         ads, pos = kernel.solve(full.take(t), cc, slots)
-        slope, _ = _lines(kernel, full.take(t), cc, who[t], ads, pos)
+        slope, _ = allocation_lines(kernel, full.take(t), cc, who[t], ads, pos)
         low = np.where(at_left, at - 1, at)
         high = low + 1
         return np.asarray(np.where(
@@ -437,7 +445,7 @@ def batch_steps(
     # below the bid and above it, searched together: the chosen allocation is the
     # step at the bid
     both = np.concatenate((rows, rows))
-    kt, kc, kp = _envelope(
+    kt, kc, kp = envelope_kinks(
         kernel, data.take(both), slots, bids[both], who[both],
         np.concatenate((zeros, own)), np.concatenate((own, top)),
         (np.concatenate((left[0], chosen[0])), np.concatenate((left[1], chosen[1]))),
@@ -453,7 +461,7 @@ def batch_steps(
     part = np.concatenate((np.zeros(t), np.ones(t1.size), np.full(t, 2), np.full(t2.size, 3)))
     order = np.lexsort((part, cs, tasks))
     tasks, cs, ads, pos, part = tasks[order], cs[order], ads[order], pos[order], part[order]
-    slope, _ = _lines(kernel, data.take(tasks), bids[tasks], who[tasks], ads, pos)
+    slope, _ = allocation_lines(kernel, data.take(tasks), bids[tasks], who[tasks], ads, pos)
     # merge consecutive entries of a task with the same allocation; an entry whose
     # start equals the next one's is empty and dropped (its successor wins), except
     # the chosen allocation at the bid

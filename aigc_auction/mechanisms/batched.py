@@ -13,11 +13,12 @@ interface, the rules below serve every (model, solver) that registers a kernel.
   the same reading order).
 * Myerson: the envelope of each shown advertiser's objective as a function of its
   own coefficient (:func:`aigc_auction.payments.envelope_breakpoints`) is searched
-  for all advertisers of all auctions at once, level by level: each level solves
-  every pending interval's intersection in one call, warm-started with the better
-  of the interval's two end allocations. An allocation is a line in the own
-  coefficient because its reading order is part of it (an *augmented*
-  allocation). The kinks are mapped to bids by the ironed virtual value's
+  for all advertisers of all auctions at once, level by level
+  (:func:`aigc_auction.steps.envelope_kinks`, the search GSP's own-bid steps use
+  too): each level solves every pending interval's intersection in one call,
+  warm-started with the better of the interval's two end allocations. An
+  allocation is a line in the own coefficient because its reading order is part
+  of it (an *augmented* allocation). The kinks are mapped to bids by the ironed virtual value's
   generalised inverse (:meth:`~aigc_auction.VirtualValue.thresholds`); on a flat
   (ironed) stretch of ``phibar`` the rule's own choice at exactly the flat's level
   decides, by the one tie rule :func:`aigc_auction.payments.kink_jumps` that
@@ -29,13 +30,14 @@ Both need an affine-maximising solver (exact or maximal-in-range).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..payments import clip_roundoff, kink_jumps
 from ..solvers.batch import BatchData, BatchKernel, Pairs, pairs_to_assignment
+from ..steps import allocation_lines, envelope_kinks
 from ..virtual_values import VirtualValue
 
 __all__ = [
@@ -45,9 +47,6 @@ __all__ = [
     "vcg_arrays",
     "virtual_value_matrix",
 ]
-
-#: Relative tolerance of "strictly above the envelope" (as in ``payments``).
-ABOVE_RTOL = 1e-12
 
 
 class BatchOutcome(NamedTuple):
@@ -160,20 +159,6 @@ def _groups(vvs: Sequence[VirtualValue]) -> list[tuple[VirtualValue, NDArray[np.
     return [(vv, np.array(cols, dtype=np.int64)) for vv, cols in seen.values()]
 
 
-def _line(kernel: BatchKernel, data: BatchData, coef: NDArray[np.float64],
-          who: NDArray[np.int64], ads: NDArray[np.int64], pos: NDArray[np.int64]
-          ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Slope (own CTR) and intercept (others' objective) of each row's allocation."""
-    pi = kernel.pair_ctr(data, ads, pos)
-    own = ads == who[:, None]
-    slope = np.where(own, pi, 0.0).sum(axis=1)
-    shown = (ads >= 0) & ~own & (pi > 0)
-    # unused slots and own pairs read coefficient 0: a -inf coefficient (a bid below
-    # its prior's support) never meets a zero CTR
-    c = np.where(shown, np.take_along_axis(coef, np.where(ads >= 0, ads, 0), axis=1), 0.0)
-    return slope, (c * np.where(shown, pi, 0.0)).sum(axis=1)
-
-
 def myerson_arrays(
     kernel: BatchKernel,
     data: BatchData,
@@ -209,56 +194,15 @@ def myerson_arrays(
     tdata = data.take(tb)
     tcoef = coef[tb]
     cmax = coef[tb, ti]
-    r_s, _ = _line(kernel, tdata, tcoef, ti, ads[tb], pos[tb])
+    r_s, _ = allocation_lines(kernel, tdata, tcoef, ti, ads[tb], pos[tb])
     # left end: own coefficient 0 (never shown)
     c0 = tcoef.copy()
     c0[np.arange(ntask), ti] = 0.0
-    la, lp = kernel.solve(tdata, c0, slots, hint=_without(ads[tb], pos[tb], ti))
-    l_s, l_i = _line(kernel, tdata, tcoef, ti, la, lp)
-    h_s, h_i = _line(kernel, tdata, tcoef, ti, ads[tb], pos[tb])
-    # pending intervals (task, lo line, hi line), searched level by level
-    task = np.arange(ntask)
-    lo: tuple[NDArray[Any], ...] = (l_s, l_i, la, lp)
-    hi: tuple[NDArray[Any], ...] = (h_s, h_i, ads[tb], pos[tb])
-    k_task: list[NDArray[np.int64]] = []
-    k_c: list[NDArray[np.float64]] = []
-    k_s: list[NDArray[np.float64]] = []
-    while task.size:
-        keep = hi[0] > lo[0]
-        task = task[keep]
-        lo = tuple(x[keep] for x in lo)
-        hi = tuple(x[keep] for x in hi)
-        if task.size == 0:
-            break
-        c = (lo[1] - hi[1]) / (hi[0] - lo[0])
-        c = np.minimum(np.maximum(c, 0.0), cmax[task])
-        cc = tcoef[task].copy()
-        cc[np.arange(task.size), ti[task]] = c
-        lo_c, hi_c = lo[0] * c + lo[1], hi[0] * c + hi[1]
-        use_lo = (lo_c > hi_c)[:, None]
-        hint = (np.where(use_lo, lo[2], hi[2]), np.where(use_lo, lo[3], hi[3]))
-        sub = tdata.take(task)
-        ma, mp = kernel.solve(sub, cc, slots, hint=hint)
-        m_s, m_i = _line(kernel, sub, tcoef[task], ti[task], ma, mp)
-        mid_c = m_s * c + m_i
-        ref = np.maximum(lo_c, hi_c)
-        above = mid_c > ref + ABOVE_RTOL * np.maximum(np.abs(mid_c), np.abs(ref))
-        new_tag = ~(np.all(ma == lo[2], axis=1) & np.all(mp == lo[3], axis=1)) & ~(
-            np.all(ma == hi[2], axis=1) & np.all(mp == hi[3], axis=1))
-        split = above & (lo[0] < m_s) & (m_s < hi[0]) & new_tag
-        done = ~split
-        k_task.append(task[done])
-        k_c.append(c[done])
-        k_s.append(hi[0][done])
-        mid = (m_s[split], m_i[split], ma[split], mp[split])
-        task = np.concatenate((task[split], task[split]))
-        lo, hi = (
-            tuple(np.concatenate((a[split], b)) for a, b in zip(lo, mid, strict=True)),
-            tuple(np.concatenate((b, a[split])) for a, b in zip(hi, mid, strict=True)),
-        )
-    kt = np.concatenate(k_task) if k_task else np.empty(0, dtype=np.int64)
-    kc = np.concatenate(k_c) if k_c else np.empty(0)
-    ks = np.concatenate(k_s) if k_s else np.empty(0)
+    low = kernel.solve(tdata, c0, slots, hint=_without(ads[tb], pos[tb], ti))
+    kt, kc, (ka, kp) = envelope_kinks(kernel, tdata, slots, tcoef, ti, np.zeros(ntask), cmax,
+                                      low, (ads[tb], pos[tb]))
+    ks = (allocation_lines(kernel, tdata.take(kt), tcoef[kt], ti[kt], ka, kp)[0]
+          if kt.size else np.empty(0))
     # last step: the allocation chosen at the own coefficient decides a tie there
     order = np.lexsort((ks, kc, kt))
     kt, kc, ks = kt[order], kc[order], ks[order]
@@ -283,7 +227,7 @@ def myerson_arrays(
         cc[np.arange(rows.size), ti[rows]] = levels
         sub = tdata.take(rows)
         ta, tp = kernel.solve(sub, cc, slots)
-        own, _ = _line(kernel, sub, cc, ti[rows], ta, tp)
+        own, _ = allocation_lines(kernel, sub, cc, ti[rows], ta, tp)
         return own
 
     jt, jz, jd = kink_jumps(kt, kc, ks, ti[kt], vvs, fin[kt], tie_slope)
