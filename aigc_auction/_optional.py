@@ -1,11 +1,11 @@
 """Imports of optional (and core) third-party packages with one clear message.
 
 The core install (``pip install aigc_auction``) carries what the engine itself
-imports; figures and Dask clusters come with extras (``[plot]``,
-``[distributed]``, or ``[all]``). Every import of a package that may be missing
-goes through :func:`require`, so a missing package fails with one sentence that
-names the extra (or the core install) to fix it, never with a bare
-``ModuleNotFoundError`` from deep inside.
+imports; figures, Dask clusters and the compiled repeated-auction rounds come
+with extras (``[plot]``, ``[distributed]``, ``[fast]``, or ``[all]``). Every
+import of a package that may be missing goes through :func:`require`, so a
+missing package fails with one sentence that names the extra (or the core
+install) to fix it, never with a bare ``ModuleNotFoundError`` from deep inside.
 
 Examples
 --------
@@ -31,6 +31,7 @@ __all__ = ["EXTRAS", "MissingDependencyError", "require"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "plot": ("matplotlib",),
     "distributed": ("dask", "distributed"),
+    "fast": ("numba",),
 }
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import steps_mnl_numba
 from ._validation import check_bids, check_int
 from .bidders import Bidder, BidderState, Feedback, check_grid
 from .instance import Instance
@@ -31,7 +32,7 @@ from .models import MNL
 from .solvers import get_solver
 from .solvers.batch import BatchData, BatchKernel
 from .steps import Rule, StepTable, batch_steps, step_kernel, step_rule
-from .steps_mnl import mnl_optima, mnl_round_steps
+from .steps_mnl import ENGINES, mnl_optima, mnl_round_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -190,8 +191,9 @@ def _groups(bidders: Bidder | Sequence[Bidder], n: int, streams: list[Any]) -> l
 class _Engine:
     """One round's outcome and counterfactual utilities for a mechanism."""
 
-    def __init__(self, mechanism: Mechanism) -> None:
+    def __init__(self, mechanism: Mechanism, engine: str = "auto") -> None:
         self.mech = mechanism
+        self.engine = engine
         self.rule: Rule | None = step_rule(mechanism)
         self.kernel = step_kernel(mechanism) if self.rule is not None else None
         opt = get_solver(mechanism.model)  # the model's default exact solver
@@ -250,7 +252,8 @@ class _Engine:
         kernel = self.kernel
         top = max(float(g[-1]) for g in grids) * values
         t_bids = np.broadcast_to(bids, (n, n))
-        fast = mnl_round_steps(inst.odds, bids, inst.slots, top) if self.table else None
+        fast = (mnl_round_steps(inst.odds, bids, inst.slots, top, engine=self.engine)
+                if self.table else None)
         self.last_assignment = None if fast is None else fast[1]
         data: BatchData | Callable[[], BatchData]
         if fast is not None:  # the kernel's data only if a grid bid sits on a kink
@@ -438,9 +441,18 @@ class RepeatedResult:
         )
 
 
+def _check_engine(engine: Any) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"`engine` must be one of {', '.join(map(repr, ENGINES))}; "
+                         f"got {engine!r}")
+    if engine == "numba":
+        steps_mnl_numba.require_numba()
+    return str(engine)
+
+
 def _run(
     mechanism: Mechanism, bidders: Bidder | Sequence[Bidder], market: Any, rounds: int,
-    rng: Any, grid: NDArray[np.float64], record: bool,
+    rng: Any, grid: NDArray[np.float64], record: bool, table_engine: str = "auto",
 ) -> tuple[list[_Group], dict[str, Any]]:
     if not isinstance(mechanism, Mechanism):
         raise TypeError(
@@ -449,7 +461,7 @@ def _run(
     draw, trusted = _market_draw(market)
     market_seq, bidder_seq = _streams(rng)
     gen = np.random.default_rng(market_seq)
-    engine = _Engine(mechanism)
+    engine = _Engine(mechanism, _check_engine(table_engine))
     inst, values = _check_market(draw(gen), None)
     n = inst.n_advertisers
     groups = _groups(bidders, n, bidder_seq.spawn(n))
@@ -502,6 +514,7 @@ def simulate_repeated(
     rounds: int,
     rng: Any = None,
     grid: ArrayLike | None = None,
+    engine: str = "auto",
 ) -> RepeatedResult:
     """Run a repeated auction with learning bidders.
 
@@ -527,6 +540,12 @@ def simulate_repeated(
         strategies are grouped.
     grid : array_like, optional
         Bid multipliers of the regret benchmark (default :data:`DEFAULT_GRID`).
+    engine : {"auto", "numba", "numpy"}
+        How MNL rounds build their step functions
+        (:func:`~aigc_auction.steps_mnl.mnl_round_steps`): ``"numba"`` compiled
+        (needs the ``fast`` extra), ``"numpy"`` plain array code, ``"auto"``
+        (default) the compiled one when Numba is installed. The results are
+        the same bit for bit; only the speed differs.
 
     Returns
     -------
@@ -558,7 +577,7 @@ def simulate_repeated(
     """
     t_rounds = check_int(rounds, "rounds", low=1)
     g = DEFAULT_GRID if grid is None else check_grid(grid)
-    groups, rec = _run(mechanism, bidders, market, t_rounds, rng, g, True)
+    groups, rec = _run(mechanism, bidders, market, t_rounds, rng, g, True, engine)
     import pandas as pd
 
     n = rec["value"].shape[1]
@@ -590,6 +609,7 @@ def learned_bids(
     *,
     burn_in: int,
     rng: Any = None,
+    engine: str = "auto",
 ) -> NDArray[np.float64]:
     """Bids a strategy makes on a fixed market after ``burn_in`` rounds of learning.
 
@@ -607,6 +627,8 @@ def learned_bids(
     burn_in : int
         Learning rounds (``0``: the strategy's first bids).
     rng : None, int, SeedSequence or Generator
+    engine : {"auto", "numba", "numpy"}
+        As in :func:`simulate_repeated`.
 
     Returns
     -------
@@ -622,7 +644,7 @@ def learned_bids(
     """
     v = check_bids(values, instance.n_advertisers, "values")
     t = check_int(burn_in, "burn_in", low=0)
-    groups, _ = _run(mechanism, bidder, (instance, v), t, rng, DEFAULT_GRID, False)
+    groups, _ = _run(mechanism, bidder, (instance, v), t, rng, DEFAULT_GRID, False, engine)
     bids = np.empty(v.size)
     for g in groups:
         bids[g.idx] = g.bidder.bid(g.state, v[g.idx])

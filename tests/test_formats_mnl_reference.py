@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from aigc_auction import steps_mnl_numba
 from aigc_auction.steps import ABOVE_RTOL, StepTable
 from aigc_auction.steps_mnl import mnl_optimum, mnl_round_steps
 
@@ -250,8 +251,11 @@ def _market(seed: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndar
     return odds, b, k, top, rng.uniform(0, 1, n)
 
 
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
 @pytest.mark.parametrize("block", range(4))
-def test_round_steps_and_optima_equal_the_first_version(block: int) -> None:
+def test_round_steps_and_optima_equal_the_first_version(block: int, engine: str) -> None:
+    if engine == "numba" and not steps_mnl_numba.available():
+        pytest.skip("needs numba (the fast extra)")
     from aigc_auction.steps_mnl import mnl_optima
 
     fields = ("task", "start", "ctr", "position", "rank", "offsets", "current")
@@ -259,7 +263,7 @@ def test_round_steps_and_optima_equal_the_first_version(block: int) -> None:
     for seed in range(block * 120, (block + 1) * 120):
         odds, b, k, top, v = _market(seed)
         want = _ref_round_steps(odds, b, k, top)
-        got = mnl_round_steps(odds, b, k, top)
+        got = mnl_round_steps(odds, b, k, top, engine=engine)
         assert (got is None) == (want is None), seed
         assign = np.full(b.size, -1)
         if want is not None:
