@@ -114,6 +114,22 @@ def _lists_impl(w: Any, b: Any, k: int) -> Any:  # pragma: no cover
     return lam_lb, out
 
 
+def _first_best_line_impl(slope: Any, icpt: Any, nl: int, z: float
+                          ) -> tuple[int, float]:  # pragma: no cover
+    """The first of lines ``0 .. nl - 1`` highest at ``z``, and its value."""
+    best = 0
+    value = slope[0] * z + icpt[0]
+    for q in range(1, nl):
+        v = slope[q] * z + icpt[q]
+        if v > value:
+            value = v
+            best = q
+    return best, value
+
+
+_first_best_line: Any = _first_best_line_impl  # compiled by _kernels()
+
+
 def _round_impl(w: Any, b: Any, k: int, top: Any, lists: Any, low_flat: Any,
                 n_top: int, lam_lb: float, rtol: float) -> Any:  # pragma: no cover
     """The table, the optimum, the optimum without each shown ad and every
@@ -353,13 +369,7 @@ def _round_impl(w: Any, b: Any, k: int, top: Any, lists: Any, low_flat: Any,
                 l_pos[nl] = j
                 l_row[nl] = s
                 nl += 1
-        hi = 0
-        hv = slope[0] * tp + icpt[0]
-        for q in range(1, nl):
-            v = slope[q] * tp + icpt[q]
-            if v > hv:
-                hv = v
-                hi = q
+        hi = _first_best_line(slope, icpt, nl, tp)[0]
         if not slope[hi] > 0.0:
             continue
         if nl > room:
@@ -386,13 +396,7 @@ def _round_impl(w: Any, b: Any, k: int, top: Any, lists: Any, low_flat: Any,
                 s_lo, s_hi, i_lo, i_hi = seg[2, g], seg[3, g], seg[4, g], seg[5, g]
                 cc = (i_lo - i_hi) / (s_hi - s_lo)
                 cc = min(max(cc, 0.0), tp)
-                mid = 0
-                mv = slope[0] * cc + icpt[0]
-                for q in range(1, nl):
-                    v = slope[q] * cc + icpt[q]
-                    if v > mv:
-                        mv = v
-                        mid = q
+                mid, mv = _first_best_line(slope, icpt, nl, cc)
                 ref = max(s_lo * cc + i_lo, s_hi * cc + i_hi)
                 s_mid = slope[mid]
                 if (mv > ref + rtol * max(abs(mv), abs(ref))
@@ -496,7 +500,9 @@ def _kernels() -> tuple[Any, Any]:
     """The two loops compiled (imports Numba: a broken install raises here)."""
     from numba import njit
 
+    global _first_best_line
     jit = njit(cache=True, nogil=True, error_model="numpy")
+    _first_best_line = jit(_first_best_line_impl)  # called by _round_impl
     return jit(_lists_impl), jit(_round_impl)
 
 
