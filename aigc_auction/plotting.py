@@ -114,8 +114,8 @@ PARAMS: dict[str, tuple[str, str]] = {
     "prior_scale": ("prior scale", "value prior scale"),
 }
 
-_MECHANISMS = {"vcg": "VCG", "myerson": "Myerson", "separable_vcg": "separable VCG",
-               "separable_gsp": "separable GSP"}
+_MECHANISMS = {"vcg": "VCG", "myerson": "Myerson", "gsp": "GSP", "first_price": "first price",
+               "separable_vcg": "separable VCG", "separable_gsp": "separable GSP"}
 _MODELS = {"mnl": "MNL", "cascade": "cascade", BASELINE_DESIGN: "separable"}
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _DASHES = ("-", "--", "-.", ":")

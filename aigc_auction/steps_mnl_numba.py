@@ -497,13 +497,23 @@ def _round_impl(w: Any, b: Any, k: int, top: Any, lists: Any, low_flat: Any,
 
 @cache
 def _kernels() -> tuple[Any, Any]:
-    """The two loops compiled (imports Numba: a broken install raises here)."""
+    """The two loops compiled (imports Numba: a broken install raises here).
+
+    Compiled code is cached on disk (next to this file, else in the user's cache
+    folder); where no folder is writable Numba refuses to cache, and the kernels
+    are compiled in memory, once per process.
+    """
     from numba import njit
 
     global _first_best_line
-    jit = njit(cache=True, nogil=True, error_model="numpy")
-    _first_best_line = jit(_first_best_line_impl)  # called by _round_impl
-    return jit(_lists_impl), jit(_round_impl)
+    try:
+        jit = njit(cache=True, nogil=True, error_model="numpy")
+        _first_best_line = jit(_first_best_line_impl)  # called by _round_impl
+        return jit(_lists_impl), jit(_round_impl)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        jit = njit(cache=False, nogil=True, error_model="numpy")
+        _first_best_line = jit(_first_best_line_impl)
+        return jit(_lists_impl), jit(_round_impl)
 
 
 def mnl_round_steps(

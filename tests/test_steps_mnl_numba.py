@@ -148,3 +148,34 @@ def test_without_numba_auto_falls_back_and_numba_names_the_extra(monkeypatch) ->
     with pytest.raises(MissingDependencyError, match=r"aigc_auction\[fast\]"):
         aa.simulate_repeated(aa.GSP(), aa.bidders.Truthful(), market, rounds=2,
                              engine="numba")
+
+
+@needs_numba
+def test_without_a_writable_cache_the_kernels_compile_in_memory(monkeypatch) -> None:
+    """Numba refuses ``cache=True`` where no folder is writable: no error, no cache.
+
+    A stand-in ``njit`` refuses caching and returns the plain functions, so this
+    also runs the kernels as Python: the same tables as NumPy's.
+    """
+    import numba
+
+    calls = []
+
+    def fake_njit(**options):
+        calls.append(options["cache"])
+        if options["cache"]:
+            raise RuntimeError("cannot cache function: no locator available for file")
+        return lambda f: f
+
+    monkeypatch.setattr(numba, "njit", fake_njit)
+    monkeypatch.setattr(steps_mnl_numba, "_first_best_line",
+                        steps_mnl_numba._first_best_line)
+    steps_mnl_numba._kernels.cache_clear()
+    try:
+        for seed in (1, 2, 5):
+            odds, b, k, top = _market(seed)
+            _assert_same(steps_mnl_numba.mnl_round_steps(odds, b, k, top),
+                         mnl_round_steps(odds, b, k, top, engine="numpy"), seed)
+    finally:
+        steps_mnl_numba._kernels.cache_clear()
+    assert calls == [True, False]
