@@ -16,7 +16,7 @@ from aigc_auction._optional import MissingDependencyError, require
 def test_import_does_not_load_optional_packages():
     """`import aigc_auction` works without the extras: none of them is imported."""
     code = ("import sys, aigc_auction\n"
-            "print(sorted(m for m in ('matplotlib', 'dask', 'distributed', 'networkx', "
+            "print(sorted(m for m in ('matplotlib', 'dask', 'distributed', 'networkx', 'numba', "
             "'mkdocs') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
