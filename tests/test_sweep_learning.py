@@ -84,6 +84,21 @@ BAD = [
     ({"fit": {"n_sessions": 100}, "grid": {"fit.n_sessions": [100, 0]}}, ValueError,
      r"at grid point \{'fit.n_sessions': 0\}"),
     ({"grid": {"fit.n_sessions": [100]}}, ValueError, r"add a \[fit\] table"),
+    ({"fit": {"n_sessions": 100, "families": [{"name": "x"}]}}, ValueError,
+     r"`fit.families` entry .* needs a `family`"),
+    ({"fit": {"n_sessions": 100, "families": [{"family": "mnl",
+                                               "continue_after_click": 0.0}]}},
+     ValueError, r"can be fixed for the cascade family only"),
+    ({"fit": {"n_sessions": 100, "families": [{"family": "cascade",
+                                               "continue_after_skip": 1.5}]}},
+     ValueError, r"`fit.families.continue_after_skip` must be a probability"),
+    ({"fit": {"n_sessions": 100, "families": [{"family": "cascade", "gs": 0.5}]}},
+     ValueError, r"tables take `family`, `name` and the fixed parameters"),
+    ({"fit": {"n_sessions": 100, "families": [{"family": "cascade", "name": " a"}]}},
+     ValueError, r"`fit.families.name` must be a non-empty string"),
+    ({"fit": {"n_sessions": 100, "families": ["cascade", {"family": "cascade",
+                                                          "name": "cascade"}]}},
+     ValueError, r"lists 'cascade' twice"),
     ({"fit": {"n_sessions": 100}, "mechanisms": [], "allocators": ["parametric"]},
      ValueError, r"`mechanisms` is empty"),
 ]
@@ -180,6 +195,39 @@ def test_rows_are_the_documented_computation():
             assert abs(row["welfare"] - values @ pi) < 1e-12
             assert abs(row["revenue"] - out.price_per_click @ pi) < 1e-12
             assert row["solver"] == mech.solver_spec.name
+
+
+def test_fit_families_can_fix_cascade_parameters():
+    """A table entry fits a cascade with some parameters held (rows ``fit:<name>``)."""
+    classic = {"family": "cascade", "name": "classic", "continue_after_click": 0.0,
+               "continue_after_skip": 1.0}
+    cfg = {"seed": 4, "replicates": 2, "mechanisms": ["vcg"], "models": ["cascade"],
+           "market": SMALL, "params": {"cascade": {"continue_after_skip": 0.7}},
+           "fit": {"n_sessions": 500, "families": [
+               "cascade", classic, {"family": "cascade", "continue_after_skip": 0.7}]}}
+    parsed = SweepConfig.from_dict(cfg)
+    assert parsed.fit_families == ("cascade", "classic",
+                                   "cascade(continue_after_skip=0.7)")
+    again = SweepConfig.from_dict(parsed.to_dict())
+    assert again.fingerprint() == parsed.fingerprint()
+    assert parsed.to_dict()["fit"]["families"][1] == classic
+    df = run_sweep(cfg, executor="serial")
+    truth = aa.Cascade(continue_after_skip=0.7)
+    for seed, rows in df.groupby("seed"):
+        rows = rows.set_index("design_model")
+        inst, values = make_market(SweepConfig.from_dict(cfg), 0, rng=int(seed))
+        for label, fixed in (("classic", {"continue_after_click": 0.0,
+                                          "continue_after_skip": 1.0}),
+                             ("cascade(continue_after_skip=0.7)",
+                              {"continue_after_skip": 0.7})):
+            fitted, model = fit_from_simulated_logs(
+                inst, truth, "cascade", 500, rng=task_stream(int(seed), LOGS_STREAM),
+                fixed=fixed)
+            for k, v in fixed.items():
+                assert getattr(model, k) == v
+            out = aa.VCG(model).run(fitted, values)
+            pi = truth.ctr(inst, out.assignment, out.order)
+            assert abs(rows.loc["fit:" + label, "welfare"] - values @ pi) < 1e-12
 
 
 def test_truthful_and_shading_bidders():

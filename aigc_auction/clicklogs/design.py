@@ -11,6 +11,7 @@ wrong family.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .._validation import check_int, check_rng
@@ -31,6 +32,7 @@ def fit_from_simulated_logs(
     slots: int | None = None,
     rng: Any = None,
     shrinkage: float = 0.0,
+    fixed: Mapping[str, Any] | None = None,
 ) -> tuple[Instance, UserModel]:
     """Fit ``family`` to ``n_sessions`` simulated logs of the truth.
 
@@ -52,6 +54,9 @@ def fit_from_simulated_logs(
         Randomness of the logs (the fit itself is deterministic).
     shrinkage : float, default 0
         Passed to :func:`fit_user_model`.
+    fixed : dict, optional
+        Parameters held fixed, passed to :func:`fit_user_model` (e.g.
+        ``{"continue_after_click": 0.0}`` with ``family="cascade"``).
 
     Returns
     -------
@@ -89,5 +94,5 @@ def fit_from_simulated_logs(
     logs = simulate_logs(instance, true_model, n_sessions=sessions, rng=check_rng(rng))
     fit = fit_user_model(family, logs, n_advertisers=instance.n_advertisers,
                          n_positions=instance.n_positions, shrinkage=shrinkage,
-                         impossible="drop")
+                         impossible="drop", fixed=fixed)
     return fit.instance(slots=k), fit.model

@@ -37,6 +37,9 @@ from .. import generators as gen
 from ..mechanisms import available_mechanisms
 from ..models import available_models
 from .point import (
+    FIXABLE,
+    FitFamily,
+    as_fit_family,
     check_bidders,
     check_fit,
     check_market,
@@ -431,6 +434,8 @@ class SweepConfig:
                               for k, v in self.bidders}
         if self.fit:
             out["fit"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.fit}
+            out["fit"]["families"] = [as_fit_family(f).to_config()
+                                      for f in dict(self.fit)["families"]]
         return out
 
     def fingerprint(self) -> str:
@@ -455,8 +460,9 @@ class SweepConfig:
 
     @property
     def fit_families(self) -> tuple[str, ...]:
-        """The families the ``fit`` key fits (empty without it)."""
-        return tuple(dict(self.fit).get("families", ()))
+        """The labels of the families the ``fit`` key fits (empty without it): rows
+        ``design_model = "fit:<label>"``."""
+        return tuple(as_fit_family(f).label for f in dict(self.fit).get("families", ()))
 
     @property
     def auctions_per_task(self) -> int:
@@ -696,13 +702,68 @@ def _fit_table(value: Any, mechanisms: tuple[str, ...], true_models: tuple[str, 
     else:
         raise _err("fit.logs", f"is required with several true models ({list(true_models)}): "
                    "the true model that generates the click logs")
-    families = _name_list(value.get("families", [str(logs)]), "fit.families", FIT_FAMILIES)
+    families = _fit_families(value.get("families", [str(logs)]))
     return (
         ("n_sessions", _check_scalar(value["n_sessions"], "fit.n_sessions")),
         ("families", families),
         ("logs", logs),
         ("shrinkage", _check_scalar(value.get("shrinkage", 0.0), "fit.shrinkage")),
     )
+
+
+def _fit_families(value: Any) -> tuple[str | FitFamily, ...]:
+    """``fit.families``: names, or tables ``{family, name, <fixed parameter> = value}``
+    fixing cascade continuation parameters (kept as :class:`FitFamily`)."""
+    key = "fit.families"
+    if isinstance(value, str | Mapping):
+        value = [value]
+    if not isinstance(value, list | tuple) or not value:
+        raise _err(key, f"must be a non-empty list of family names from {list(FIT_FAMILIES)} "
+                   f"or tables {{family = ..., name = ..., continue_after_click = ...}}; "
+                   f"got {value!r}")
+    out: list[str | FitFamily] = []
+    for v in value:
+        if isinstance(v, Mapping):
+            entry: str | FitFamily = _fit_family_table(v)
+        else:
+            entry = _name_list([v], key, FIT_FAMILIES)[0]
+        label = entry.label if isinstance(entry, FitFamily) else entry
+        if label in [e.label if isinstance(e, FitFamily) else e for e in out]:
+            raise _err(key, f"lists {label!r} twice (each entry's rows are "
+                       f"design_model = '{FIT_PREFIX}{label}': give tables distinct `name`s)")
+        out.append(entry)
+    return tuple(out)
+
+
+def _fit_family_table(v: Mapping[str, Any]) -> str | FitFamily:
+    key = "fit.families"
+    for k in v:
+        if k not in ("family", "name", *FIXABLE):
+            raise _err(key, f"entries' tables take `family`, `name` and the fixed "
+                       f"parameters {list(FIXABLE)}; got {k!r}")
+    if "family" not in v:
+        raise _err(key, f"entry {dict(v)!r} needs a `family` from {list(FIT_FAMILIES)}")
+    family = _name_list([v["family"]], f"{key}.family", FIT_FAMILIES)[0]
+    fixed = []
+    for k in FIXABLE:
+        if k not in v:
+            continue
+        if family != "cascade":
+            raise _err(key, f"`{k}` can be fixed for the cascade family only; "
+                       f"got family {family!r}")
+        x = v[k]
+        if (isinstance(x, bool) or not isinstance(x, numbers.Real)
+                or not 0.0 <= float(x) <= 1.0):
+            raise _err(f"{key}.{k}", f"must be a probability in [0, 1]; got {x!r}")
+        fixed.append((k, float(x)))
+    default = family + "".join(f"({k}={x:g})" for k, x in fixed)
+    name = v.get("name", default)
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise _err(f"{key}.name", f"must be a non-empty string without surrounding spaces; "
+                   f"got {name!r}")
+    if not fixed and name == family:
+        return family
+    return FitFamily(name, family, tuple(fixed))
 
 
 def _check_swept_key(key: str, table: Mapping[str, Any]) -> None:

@@ -92,6 +92,37 @@ class PointSpec:
     fit: FitSpec | None = None
 
 
+#: Cascade parameters a ``fit.families`` entry can hold fixed.
+FIXABLE = ("continue_after_click", "continue_after_skip")
+
+
+@dataclass(frozen=True)
+class FitFamily:
+    """One entry of ``fit.families``: a family fitted with some parameters fixed.
+
+    Attributes
+    ----------
+    label : str
+        What its rows carry in ``design_model`` after ``"fit:"`` (the family's
+        name when nothing is fixed).
+    family : str
+        ``"cascade"``, ``"mnl"``, ``"pbm"`` or ``"independent"``.
+    fixed : tuple of (str, float) pairs
+        Cascade continuation parameters held at the given values (not fitted),
+        in :data:`FIXABLE` order.
+    """
+
+    label: str
+    family: str
+    fixed: tuple[tuple[str, float], ...] = ()
+
+    def to_config(self) -> str | dict[str, Any]:
+        """The entry as written in a config (a plain name when nothing is fixed)."""
+        if not self.fixed and self.label == self.family:
+            return self.family
+        return {"family": self.family, "name": self.label, **dict(self.fixed)}
+
+
 @dataclass(frozen=True, eq=False)
 class FitSpec:
     """The ``fit`` settings of a grid point: which fits each task makes.
@@ -100,7 +131,7 @@ class FitSpec:
     ----------
     n_sessions : int
         Sessions of simulated click logs per task.
-    families : tuple of str
+    families : tuple of FitFamily
         The families fitted to the same logs, one row group per family and mechanism.
     logs : str
         The true model that generates the logs.
@@ -108,12 +139,12 @@ class FitSpec:
         That model.
     shrinkage : float
     solvers : tuple of (str, str) pairs
-        ``(family, solver name)``: the exact solver the mechanisms designed on
+        ``(label, solver name)``: the exact solver the mechanisms designed on
         that family's fitted model use (the default solver of its model class).
     """
 
     n_sessions: int
-    families: tuple[str, ...]
+    families: tuple[FitFamily, ...]
     logs: str
     truth: UserModel
     shrinkage: float
@@ -238,14 +269,20 @@ def check_bidders(settings: Mapping[str, Any]) -> tuple[Bidder | None, int]:
     return bidder, burn_in if learning else 0
 
 
-def _fitted_template(family: str, truth: UserModel) -> UserModel:
+def _fitted_template(family: FitFamily, truth: UserModel) -> UserModel:
     """A model of the class ``family`` fits to (its default solver runs the fits)."""
-    if family == "mnl":
+    if family.family == "mnl":
         return MNL()
     order = truth.order if isinstance(truth, Cascade) else "optimized"
-    if family == "cascade":
-        return Cascade(continue_after_click=0.5, continue_after_skip=0.5, order=order)
+    if family.family == "cascade":
+        params = {"continue_after_click": 0.5, "continue_after_skip": 0.5, **dict(family.fixed)}
+        return Cascade(**params, order=order)
     return Cascade(continue_after_click=1.0, continue_after_skip=1.0, order=order)
+
+
+def as_fit_family(entry: str | FitFamily) -> FitFamily:
+    """A ``fit.families`` entry as a :class:`FitFamily` (a name fixes nothing)."""
+    return entry if isinstance(entry, FitFamily) else FitFamily(entry, entry)
 
 
 def check_fit(cfg: SweepConfig, settings: Mapping[str, Any], prior: Any = None
@@ -280,7 +317,7 @@ def check_fit(cfg: SweepConfig, settings: Mapping[str, Any], prior: Any = None
                          f"simulated for those); got {name!r}")
     if prior is None:
         prior = _prior("uniform", 0.0, 1.0, None, None)
-    families = tuple(settings["fit.families"])
+    families = tuple(as_fit_family(f) for f in settings["fit.families"])
     solvers = []
     for family in families:
         template = _fitted_template(family, truth)
@@ -288,7 +325,7 @@ def check_fit(cfg: SweepConfig, settings: Mapping[str, Any], prior: Any = None
         for mech in cfg.mechanisms:
             extra = {"prior": prior} if mech == "myerson" else {}
             get_mechanism(mech, template, solver=solver, **extra)
-        solvers.append((family, solver))
+        solvers.append((family.label, solver))
     return FitSpec(n_sessions=n, families=families, logs=name, truth=truth,
                    shrinkage=float(shrink), solvers=tuple(solvers))
 

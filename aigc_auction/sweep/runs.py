@@ -55,7 +55,7 @@ from ..models import UserModel
 from ..solvers import SolverSpec, get_solver
 from .baseline import separable_auction
 from .config import ALLOC_PREFIX, FIT_PREFIX, LEARNING_MECHANISMS
-from .point import FitSpec, PointSpec, build_point
+from .point import FitFamily, FitSpec, PointSpec, build_point
 
 if TYPE_CHECKING:
     from .config import SweepConfig
@@ -433,16 +433,17 @@ class FitRun(Run):
     true model. Every family of a task is fitted to the same logs, and the fit
     of a (market, family) is made once for all the mechanisms designed on it.
 
-    ``design_model`` is ``"fit:<family>"``.
+    ``design_model`` is ``"fit:<label>"`` (the family's name, or the ``name``
+    of a ``fit.families`` entry that fixes parameters).
     """
 
-    def __init__(self, family: str, mechanism: str, fit: FitSpec, prior: object,
+    def __init__(self, family: FitFamily, mechanism: str, fit: FitSpec, prior: object,
                  bidder: Bidder | None = None, burn_in: int = 0) -> None:
         self.family = family
         self.fit = fit
         self.mechanism = mechanism
-        self.design_model = FIT_PREFIX + family
-        self.solver = dict(fit.solvers)[family]
+        self.design_model = FIT_PREFIX + family.label
+        self.solver = dict(fit.solvers)[family.label]
         self.prior = prior
         learns = bidder is not None and mechanism in LEARNING_MECHANISMS
         self.bidder = bidder if learns else None
@@ -456,9 +457,10 @@ class FitRun(Run):
         if got is None:
             from ..clicklogs import fit_from_simulated_logs
 
-            got = [fit_from_simulated_logs(inst, fit.truth, self.family, fit.n_sessions,
-                                           rng=markets.stream(k, LOGS_STREAM),
-                                           shrinkage=fit.shrinkage)
+            got = [fit_from_simulated_logs(inst, fit.truth, self.family.family,
+                                           fit.n_sessions, rng=markets.stream(k, LOGS_STREAM),
+                                           shrinkage=fit.shrinkage,
+                                           fixed=dict(self.family.fixed) or None)
                    for k, inst in enumerate(markets.instances)]
             markets.cache[key] = got
         return got  # type: ignore[return-value]
