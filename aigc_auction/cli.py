@@ -293,7 +293,10 @@ def _sweep(config: str | Path, out: str | Path, args: argparse.Namespace) -> int
     print(f"sweep {cfg.name!r}: {cfg.n_points} grid point(s) x {cfg.replicates} "
           f"replicate(s) = {cfg.n_tasks} tasks, {cfg.n_tasks * cfg.auctions_per_task} "
           f"auctions{extra} -> {out}", flush=True)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C and SIGTERM both set the stop flag too: an interrupt that library
+    # code swallowed still stops the sweep after the chunk it is waiting for
+    previous = {sig: signal.signal(sig, _raise_interrupt)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     backend = None
     try:
         backend = _backend_from_args(args)
@@ -306,7 +309,8 @@ def _sweep(config: str | Path, out: str | Path, args: argparse.Namespace) -> int
               "command to resume", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if backend is not None and not isinstance(backend, int):
             backend.close()
     import pandas as pd
