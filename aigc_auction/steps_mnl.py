@@ -362,7 +362,8 @@ def mnl_round_steps(
         is the optimal allocation at ``bids`` and ``value`` its objective.
     """
     if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        raise ValueError(f"`engine` must be one of {', '.join(map(repr, ENGINES))}; "
+                         f"got {engine!r}")
     if engine != "numpy":
         if engine == "numba":
             steps_mnl_numba.require_numba()
