@@ -68,8 +68,7 @@ def step_rule(mechanism: Mechanism) -> Rule | None:
     for cls, rule in ((GSP, "gsp"), (FirstPrice, "first_price"), (VCG, "vcg")):
         if (
             isinstance(mechanism, cls)
-            and type(mechanism).coefficients is cls.coefficients
-            and type(mechanism).payments is cls.payments
+            and type(mechanism)._keeps_rule_of(cls)
             and mechanism.solver_spec.affine_maximizer
         ):
             return rule  # type: ignore[return-value]

@@ -60,11 +60,31 @@ class Mechanism(ABC):
         raise NotImplementedError  # abstract
 
     @abstractmethod
+    def _payments_for(
+        self, instance: Instance, bids: NDArray[np.float64], allocation: Allocation,
+        ctr: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """The payment rule on the per-auction path: payments of validated ``bids``
+        given the chosen ``allocation`` and its click probabilities ``ctr``."""
+        raise NotImplementedError  # abstract
+
     def payments(
         self, instance: Instance, bids: ArrayLike, allocation: Allocation | None = None
     ) -> NDArray[np.float64]:
-        """Expected payment of every advertiser (``allocation`` default: recomputed)."""
-        raise NotImplementedError  # abstract
+        """Expected payment of every advertiser (``allocation`` default: recomputed).
+
+        Through the solver's batch kernel when the mechanism has a batched rule
+        for it (:meth:`fast_arrays`), else by the mechanism's rule on the
+        allocation and its click probabilities.
+        """
+        b = self.check_input(instance, bids)
+        fast = self._fast_payments(instance, b, allocation)
+        if fast is not None:
+            return fast
+        alloc = (allocation if allocation is not None
+                 else self._solve(instance, self.coefficients(instance, b)))
+        pi = self.model.ctr(instance, alloc.assignment, alloc.order)
+        return self._payments_for(instance, b, alloc, pi)
 
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters (scikit-learn style)."""
@@ -168,10 +188,16 @@ class Mechanism(ABC):
         if owner is Mechanism:
             return None
         cls = type(self)
-        if (cls.coefficients is not owner.coefficients or cls.payments is not owner.payments
-                or cls._solve is not Mechanism._solve):
+        if not cls._keeps_rule_of(owner) or cls._solve is not Mechanism._solve:
             return None
         return kernel
+
+    @classmethod
+    def _keeps_rule_of(cls, owner: type[Mechanism]) -> bool:
+        """Whether ``cls`` keeps what ``owner``'s batched and step rules hard-code:
+        its coefficients and its payments."""
+        return all(getattr(cls, name) is getattr(owner, name)
+                   for name in ("coefficients", "payments", "_payments_for"))
 
     def _fast_payments(
         self, instance: Instance, bids: NDArray[np.float64], allocation: Allocation | None

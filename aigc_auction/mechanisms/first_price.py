@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from ..allocation import Allocation
 from ..instance import Instance
@@ -58,16 +58,11 @@ class FirstPrice(Mechanism):
         """The bids themselves: first price allocates like VCG."""
         return np.asarray(bids, dtype=float)
 
-    def payments(
-        self, instance: Instance, bids: ArrayLike, allocation: Allocation | None = None
+    def _payments_for(
+        self, instance: Instance, b: NDArray[np.float64], alloc: Allocation,
+        pi: NDArray[np.float64],
     ) -> NDArray[np.float64]:
         """Expected payments ``b_i * ctr_i``."""
-        b = self.check_input(instance, bids)
-        fast = self._fast_payments(instance, b, allocation)
-        if fast is not None:
-            return fast
-        alloc = allocation if allocation is not None else self._solve(instance, b)
-        pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         return np.asarray(b * pi, dtype=float)
 
     def batch_outcomes(

@@ -147,16 +147,11 @@ class GSP(Mechanism):
             price[i] = min(max(jumps[-1][0], 0.0), float(b[i]))
         return price
 
-    def payments(
-        self, instance: Instance, bids: ArrayLike, allocation: Allocation | None = None
+    def _payments_for(
+        self, instance: Instance, b: NDArray[np.float64], alloc: Allocation,
+        pi: NDArray[np.float64],
     ) -> NDArray[np.float64]:
         """Expected payments ``price_i * ctr_i`` (see :meth:`prices`)."""
-        b = self.check_input(instance, bids)
-        fast = self._fast_payments(instance, b, allocation)
-        if fast is not None:
-            return fast
-        alloc = allocation if allocation is not None else self._solve(instance, b)
-        pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         pay = self.prices(instance, b, alloc) * pi
         return np.asarray(clip_roundoff(pay, b * pi, float(np.dot(b, pi))), dtype=float)
 

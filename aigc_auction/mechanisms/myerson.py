@@ -106,17 +106,12 @@ class Myerson(Mechanism):
         self.virtual_values(instance.n_advertisers)  # validates the prior list length
         return b
 
-    def payments(
-        self, instance: Instance, bids: ArrayLike, allocation: Allocation | None = None
+    def _payments_for(
+        self, instance: Instance, b: NDArray[np.float64], alloc: Allocation,
+        pi: NDArray[np.float64],
     ) -> NDArray[np.float64]:
         """Exact Myerson payments (threshold bids times CTR jumps)."""
-        b = self.check_input(instance, bids)
-        fast = self._fast_payments(instance, b, allocation)
-        if fast is not None:
-            return fast
         coef = self.coefficients(instance, b)
-        alloc = allocation if allocation is not None else self._solve(instance, coef)
-        pi = self.model.ctr(instance, alloc.assignment, alloc.order)
         vv = self.virtual_values(instance.n_advertisers)
         pay = np.zeros(instance.n_advertisers)
         fin = coef[np.isfinite(coef)]
