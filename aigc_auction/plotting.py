@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._optional import require
-from .analysis import BASELINE_DESIGN, mean_ci, own_model
+from .analysis import BASELINE_DESIGN, _check_frame, mean_ci, own_model
 from .sweep.config import ALLOC_PREFIX
 
 if TYPE_CHECKING:
@@ -269,13 +269,7 @@ def _caption_lines(cap: _Caption, *, rows: str | None, kind: str, bounded: bool)
 
 # -- data helpers ------------------------------------------------------------------------
 def _check(df: Any, columns: Sequence[str]) -> None:
-    import pandas as pd
-
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"`df` must be a pandas DataFrame; got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"`df` must have the sweep columns {missing}; got {list(df.columns)}")
+    _check_frame(df, columns)
     if df.empty:
         raise ValueError("`df` must not be empty")
 
