@@ -12,7 +12,7 @@ the independent family are users without externalities,
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -207,14 +207,7 @@ def session_loglik(
     >>> np.exp(session_loglik(ctr, aa.Cascade(continue_after_click=0.5), logs))
     array([0.125])
     """
-    p = ctr.ctr if isinstance(ctr, Instance) else np.asarray(ctr, dtype=np.float64)
-    data = as_click_data(logs, n_advertisers=p.shape[0], n_positions=p.shape[1])
-    if isinstance(model, MNL):
-        return mnl_session_loglik(p, data)
-    if isinstance(model, Cascade):
-        gc, gs = model.continuation_params(data.n_advertisers)
-        return cascade_session_loglik(p, _squeeze(gc), _squeeze(gs), data)
-    raise TypeError(f"`model` must be an MNL or Cascade user model; got {model!r}")
+    return _per_session(ctr, model, logs, mnl_session_loglik, cascade_session_loglik)
 
 
 def click_probabilities(
@@ -226,13 +219,21 @@ def click_probabilities(
     before seeing any click of the session (0 after a session's end): the
     quantity the per-rank perplexity scores.
     """
+    return _per_session(ctr, model, logs, mnl_click_probabilities,
+                        cascade_click_probabilities)
+
+
+def _per_session(ctr: Any, model: UserModel, logs: pd.DataFrame | ClickData,
+                 for_mnl: Callable[..., NDArray[np.float64]],
+                 for_cascade: Callable[..., NDArray[np.float64]]) -> NDArray[np.float64]:
+    """``for_mnl(p, data)`` or ``for_cascade(p, gc, gs, data)``, by the model's family."""
     p = ctr.ctr if isinstance(ctr, Instance) else np.asarray(ctr, dtype=np.float64)
     data = as_click_data(logs, n_advertisers=p.shape[0], n_positions=p.shape[1])
     if isinstance(model, MNL):
-        return mnl_click_probabilities(p, data)
+        return for_mnl(p, data)
     if isinstance(model, Cascade):
         gc, gs = model.continuation_params(data.n_advertisers)
-        return cascade_click_probabilities(p, _squeeze(gc), _squeeze(gs), data)
+        return for_cascade(p, _squeeze(gc), _squeeze(gs), data)
     raise TypeError(f"`model` must be an MNL or Cascade user model; got {model!r}")
 
 
