@@ -21,6 +21,15 @@ from .batched import BatchOutcome
 __all__ = ["Mechanism"]
 
 
+def _is_batched(allocation: Allocation | None, assignment: NDArray[np.int64],
+                order: NDArray[np.int64]) -> bool:
+    """Whether a caller's ``allocation`` (``None``: none given) is the one a
+    batched rule found (``order`` padded with ``-1``)."""
+    return allocation is None or (
+        np.array_equal(allocation.assignment, assignment)
+        and np.array_equal(allocation.order, order[order >= 0]))
+
+
 class Mechanism(ABC):
     """An allocation rule plus a payment rule, for one user model.
 
@@ -208,13 +217,8 @@ class Mechanism(ABC):
         batched path finds, so payments always belong to the allocation given.
         """
         fast = self.fast_arrays(instance.ctr, instance.slots, bids[None, :])
-        if fast is None:
+        if fast is None or not _is_batched(allocation, fast.assignment[0], fast.order[0]):
             return None
-        if allocation is not None:
-            order = fast.order[0]
-            if not (np.array_equal(allocation.assignment, fast.assignment[0])
-                    and np.array_equal(allocation.order, order[order >= 0])):
-                return None
         return fast.payments[0].copy()
 
     def _line(

@@ -12,7 +12,7 @@ from ..instance import Instance
 from ..models import UserModel
 from ..payments import clip_roundoff
 from ..solvers.batch import BatchData, BatchKernel
-from .base import Mechanism
+from .base import Mechanism, _is_batched
 from .batched import BatchOutcome, batch_allocate
 
 __all__ = ["GSP", "check_welfare_solver"]
@@ -134,10 +134,7 @@ class GSP(Mechanism):
         if kernel is not None:
             data = kernel.prepare(self.model, instance.ctr)
             a, o, pi, price = _gsp_arrays(kernel, data, instance.slots, b[None, :])
-            if allocation is None or (
-                np.array_equal(allocation.assignment, a[0])
-                and np.array_equal(allocation.order, o[0][o[0] >= 0])
-            ):
+            if _is_batched(allocation, a[0], o[0]):
                 return price[0]
         alloc = allocation if allocation is not None else self._solve(instance, b)
         pi = self.model.ctr(instance, alloc.assignment, alloc.order)
